@@ -1,0 +1,33 @@
+#!/bin/sh
+# Runs the test suites with the release build, then with the sanitizer build,
+# and ends with one line that sums both: "N passed, N failed".
+set -u
+status=0
+total_passed=0
+total_failed=0
+
+run() {
+    label=$1
+    shift
+    echo "## $label"
+    "$@" >build/test-$label.log 2>&1
+    code=$?
+    cat build/test-$label.log
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' build/test-$label.log | tail -n 1)
+    if [ -z "$line" ]; then
+        echo "## $label: the runner stopped before its summary (exit status $code)"
+        total_failed=$((total_failed + 1))
+        status=1
+        return
+    fi
+    total_passed=$((total_passed + $(echo "$line" | cut -d' ' -f1)))
+    total_failed=$((total_failed + $(echo "$line" | cut -d' ' -f3)))
+    [ "$code" -eq 0 ] || status=1
+}
+
+PINFER_CLI=build/pinfer run release build/run_tests "$@"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+    PINFER_CLI=build/asan/pinfer run sanitizers build/asan/run_tests "$@"
+
+echo "$total_passed passed, $total_failed failed"
+exit $status
