@@ -53,7 +53,7 @@ static int read_bytes(struct reader *r, void *out, uint64_t n)
 
 static int read_u32(struct reader *r, uint32_t *out)
 {
-    uint8_t b[4];
+    uint8_t b[4] = {0};
 
     if (read_bytes(r, b, 4) != LLM_OK)
         return LLM_ERR;
