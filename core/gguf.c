@@ -63,11 +63,15 @@ static int read_u32(struct reader *r, uint32_t *out)
 
 static int read_u64(struct reader *r, uint64_t *out)
 {
-    uint32_t lo, hi;
+    uint8_t b[8] = {0};
+    int i;
 
-    if (read_u32(r, &lo) != LLM_OK || read_u32(r, &hi) != LLM_OK)
+    /* All 8 bytes at once, so that a cut inside the field reports the 8 bytes it needs. */
+    if (read_bytes(r, b, 8) != LLM_OK)
         return LLM_ERR;
-    *out = (uint64_t)hi << 32 | lo;
+    *out = 0;
+    for (i = 7; i >= 0; i--)
+        *out = *out << 8 | b[i];
     return LLM_OK;
 }
 
@@ -348,13 +352,14 @@ static int read_header(struct reader *r, gguf_file *f)
     uint8_t magic[4];
 
     snprintf(r->where, sizeof r->where, "the header");
+    if (r->size == 0)
+        return llm_fail(r->err, "%s: the file is empty, expected a GGUF file", r->name);
     if (r->size < 4 || memcmp(r->base, GGUF_MAGIC, 4) != 0) {
         char shown[32] = "";
         size_t i, o = 0;
         for (i = 0; i < 4 && i < r->size; i++)
             o += (size_t)snprintf(shown + o, sizeof shown - o, "%s%02x", i ? " " : "", r->base[i]);
-        return llm_fail(r->err, "%s: not a GGUF file (first bytes %s, expected 'GGUF')", r->name,
-                        r->size ? shown : "none: the file is empty");
+        return llm_fail(r->err, "%s: not a GGUF file (first bytes %s, expected 'GGUF')", r->name, shown);
     }
     if (read_bytes(r, magic, 4) != LLM_OK || read_u32(r, &f->version) != LLM_OK)
         return LLM_ERR;
@@ -418,7 +423,7 @@ static int read_alignment(struct reader *r, gguf_file *f)
 static int read_tensor_info(struct reader *r, gguf_file *f, gguf_tensor *t, uint64_t index)
 {
     const llm_type_info *info;
-    uint64_t d, n_elements = 1, n_rows;
+    uint64_t d, n_elements = 1, n_rows, n_blocks;
     char name[300];
 
     snprintf(r->where, sizeof r->where, "the name of tensor %llu of %llu", (unsigned long long)index + 1,
@@ -447,6 +452,9 @@ static int read_tensor_info(struct reader *r, gguf_file *f, gguf_tensor *t, uint
         return LLM_ERR;
 
     info = llm_type_get(t->type);
+    if (t->type >= LLM_TYPE_COUNT)
+        return llm_fail(r->err, "%s: tensor '%s' has unknown type %u (supported: %s)", r->name, name, t->type,
+                        llm_type_supported_list());
     if (!info || !info->readable)
         return llm_fail(r->err, "%s: tensor '%s' has type %s, which this build cannot read (supported: %s)", r->name,
                         name, llm_type_name(t->type), llm_type_supported_list());
@@ -454,7 +462,12 @@ static int read_tensor_info(struct reader *r, gguf_file *f, gguf_tensor *t, uint
         return llm_fail(r->err, "%s: tensor '%s' has rows of %llu elements, expected a multiple of %d for type %s",
                         r->name, name, (unsigned long long)t->ne[0], info->block_size, info->name);
     n_rows = n_elements / t->ne[0];
-    t->n_bytes = t->ne[0] / (uint64_t)info->block_size * (uint64_t)info->type_size;
+    /* Bounding the row by the file size first keeps n_bytes from wrapping (2^62 F32 elements are 2^64 bytes). */
+    n_blocks = t->ne[0] / (uint64_t)info->block_size;
+    if (n_blocks > r->size / (uint64_t)info->type_size)
+        return llm_fail(r->err, "%s: tensor '%s' has rows of %llu elements of %s, more than the whole file holds",
+                        r->name, name, (unsigned long long)t->ne[0], info->name);
+    t->n_bytes = n_blocks * (uint64_t)info->type_size;
     if (n_rows > r->size / t->n_bytes)
         return llm_fail(r->err, "%s: tensor '%s' claims %llu rows of %llu bytes, more than the whole file holds",
                         r->name, name, (unsigned long long)n_rows, (unsigned long long)t->n_bytes);
@@ -482,7 +495,13 @@ static int place_tensors(struct reader *r, gguf_file *f)
     data_bytes = r->size - f->data_offset;
     for (i = 0; i < f->n_tensors; i++) {
         gguf_tensor *t = &f->tensors[i];
-        if (t->offset > data_bytes || t->n_bytes > data_bytes - t->offset)
+        if (t->offset > data_bytes)
+            return llm_fail(r->err,
+                            "%s: tensor '%s' starts at data offset %llu but the data section has %llu bytes "
+                            "(truncated download?)",
+                            r->name, printable(t->name, name, 100), (unsigned long long)t->offset,
+                            (unsigned long long)data_bytes);
+        if (t->n_bytes > data_bytes - t->offset)
             return llm_fail(r->err,
                             "%s: tensor '%s' ends at byte %llu but the file has %llu bytes (truncated download?)",
                             r->name, printable(t->name, name, 100),
