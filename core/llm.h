@@ -55,9 +55,21 @@ uint64_t llm_model_n_params(const llm_model *m);
 /* Writes "Q3_K 129, Q5_K 96, F32 65"-style counts of tensor types into buf. */
 void llm_model_describe_types(const llm_model *m, char *buf, size_t cap);
 
+/*
+ * A parallel-for supplied by the platform: run(pool, fn, arg) calls
+ * fn(arg, i, n_threads) once on each of n_threads threads and returns when
+ * all are done. run = NULL means one thread.
+ */
+typedef struct {
+    void (*run)(void *pool, void (*fn)(void *arg, int ith, int nth), void *arg);
+    void *pool;
+    int n_threads;
+} llm_parallel;
+
 typedef struct {
     uint32_t n_ctx;              /* tokens the KV cache holds; 0 = the training context */
     const llm_kernels *kernels;  /* NULL = llm_kernels_scalar */
+    llm_parallel parallel;
 } llm_ctx_params;
 
 /* Bytes llm_ctx_new would allocate for n_ctx tokens (KV cache and scratch). */
@@ -78,6 +90,8 @@ int llm_eval(llm_ctx *c, const int32_t *tokens, int n, llm_error *err);
 const float *llm_logits(const llm_ctx *c);
 uint32_t llm_ctx_pos(const llm_ctx *c);
 uint32_t llm_ctx_size(const llm_ctx *c);
+/* Name of the kernel table the context uses, as in the model log line. */
+const char *llm_ctx_kernels(const llm_ctx *c);
 
 /* Sampling; see sampler.c for the order the filters run in. */
 typedef struct {

@@ -3,7 +3,7 @@
  *
  * llm_model_open() finds every tensor by name, checks its shape and type
  * against the hyperparameters, and keeps pointers into the file buffer: no
- * weight is copied. llm_eval() runs tokens one position at a time; matrix
+ * weight is copied. llm_eval() runs tokens in tiles of LLM_BATCH; matrix
  * products quantize the activation row to the weight type's dot type first,
  * as llama.cpp's CPU backend does, so logits agree closely with it. The KV
  * cache is stored as F16, also as llama.cpp stores it by default.
@@ -16,6 +16,9 @@
 #include <string.h>
 
 #define MAX_LAYERS 512
+
+/* Tokens per tile of prompt processing: each weight row is read once per tile. */
+#define LLM_BATCH 32
 
 typedef struct {
     const gguf_tensor *attn_norm, *wq, *wk, *wv, *wo;
@@ -35,23 +38,28 @@ struct llm_model {
 struct llm_ctx {
     const llm_model *m;
     const llm_kernels *k;
+    llm_parallel par;
+    int n_threads;
     uint32_t n_ctx;
     uint32_t pos; /* tokens already in the cache */
 
     uint16_t *k_cache; /* [n_layers][n_ctx][n_kv_heads * head_dim], F16 */
     uint16_t *v_cache; /* [n_layers][n_ctx][n_kv_heads * v_head_dim], F16 */
 
-    float *x;      /* [n_embd] residual stream */
-    float *xb;     /* [max(n_embd, q_dim, v_dim)] normed input of a block */
-    float *q;      /* [n_heads * head_dim] */
-    float *kv_row; /* [max(k_dim, v_dim)] the new key or value before F16 storage */
-    float *att;    /* [n_heads * v_head_dim] attention output */
-    float *scores; /* [n_ctx] one head's attention weights */
-    float *gate;   /* [n_ff] */
-    float *up;     /* [n_ff] */
-    float *logits; /* [n_vocab] */
-    float *rope_cos, *rope_sin; /* [n_rot / 2] for the current position */
-    void *acts;    /* activation row converted to a dot type; sized for the widest input */
+    /* Per-token scratch for a tile of up to LLM_BATCH tokens: [LLM_BATCH][width]. */
+    float *x;        /* n_embd: the residual stream */
+    float *xb;       /* widest_input: normed input of a block, or a block's output */
+    float *q;        /* n_heads * head_dim */
+    float *kv_row;   /* max(k_dim, v_dim): new keys, then new values, before F16 storage */
+    float *att;      /* n_heads * v_head_dim: attention output */
+    float *gate;     /* n_ff */
+    float *up;       /* n_ff */
+    float *rope_cos; /* n_rot / 2 */
+    float *rope_sin; /* n_rot / 2 */
+    void *acts;      /* act_row_bytes: activation rows converted to a dot type */
+
+    float *scores; /* [n_threads][n_ctx] one head's attention weights per thread */
+    float *logits; /* [n_vocab] for the last evaluated token */
 };
 
 /* ---- loading ---------------------------------------------------------- */
@@ -359,18 +367,43 @@ static uint64_t widest_input(const llm_hparams *hp)
     return max_u64(max_u64(hp->n_embd, hp->n_ff), (uint64_t)hp->n_heads * hp->v_head_dim);
 }
 
+/*
+ * Bytes of one activation row converted to any dot type: F32 takes 4 bytes
+ * per element and every 8-bit block type less (Q8_K: 292 bytes per 256).
+ */
+static uint64_t act_row_bytes(const llm_hparams *hp)
+{
+    return widest_input(hp) * 4;
+}
+
+static int threads_of(const llm_ctx_params *p)
+{
+    return p && p->parallel.run && p->parallel.n_threads > 1 ? p->parallel.n_threads : 1;
+}
+
+/* Bytes of every buffer llm_ctx_new allocates, in the order it allocates them. */
+static uint64_t ctx_bytes(const llm_hparams *hp, uint32_t n_ctx, int n_threads)
+{
+    uint64_t q_dim = (uint64_t)hp->n_heads * hp->head_dim, att_dim = (uint64_t)hp->n_heads * hp->v_head_dim;
+    uint64_t k_dim = (uint64_t)hp->n_kv_heads * hp->head_dim, v_dim = (uint64_t)hp->n_kv_heads * hp->v_head_dim;
+    uint64_t per_token = hp->n_embd + widest_input(hp) + q_dim + max_u64(k_dim, v_dim) + att_dim + 2 * (uint64_t)hp->n_ff +
+                         hp->n_rot;
+    uint64_t floats = LLM_BATCH * per_token + (uint64_t)n_threads * n_ctx + hp->n_vocab;
+
+    return (uint64_t)hp->n_layers * n_ctx * (k_dim + v_dim) * 2 + floats * 4 + LLM_BATCH * act_row_bytes(hp);
+}
+
 uint64_t llm_ctx_bytes(const llm_model *m, uint32_t n_ctx)
 {
-    const llm_hparams *hp = &m->hp;
-    uint64_t kv_width = (uint64_t)hp->n_kv_heads * (hp->head_dim + hp->v_head_dim);
-    uint64_t floats = hp->n_embd + widest_input(hp) + (uint64_t)hp->n_heads * hp->head_dim +
-                      (uint64_t)hp->n_kv_heads * max_u64(hp->head_dim, hp->v_head_dim) +
-                      (uint64_t)hp->n_heads * hp->v_head_dim + n_ctx + 2 * (uint64_t)hp->n_ff + hp->n_vocab +
-                      hp->n_rot;
-    /* A Q8_K block (292 bytes per 256) is the largest per-element cost of any dot type but F32. */
-    uint64_t acts = widest_input(hp) * 4 + 1024;
+    return ctx_bytes(&m->hp, n_ctx, 1);
+}
 
-    return (uint64_t)hp->n_layers * n_ctx * kv_width * 2 + floats * 4 + acts;
+static void *alloc_floats(uint64_t n, int *failed)
+{
+    void *p = malloc((size_t)(n ? n * 4 : 4));
+    if (!p)
+        *failed = 1;
+    return p;
 }
 
 llm_ctx *llm_ctx_new(const llm_model *m, const llm_ctx_params *p, llm_error *err)
@@ -378,9 +411,9 @@ llm_ctx *llm_ctx_new(const llm_model *m, const llm_ctx_params *p, llm_error *err
     const llm_hparams *hp = &m->hp;
     llm_ctx *c;
     uint32_t n_ctx = p && p->n_ctx ? p->n_ctx : hp->n_ctx_train;
+    int n_threads = threads_of(p), failed = 0;
     uint64_t k_dim = (uint64_t)hp->n_kv_heads * hp->head_dim, v_dim = (uint64_t)hp->n_kv_heads * hp->v_head_dim;
-    uint64_t cache_rows = (uint64_t)hp->n_layers * n_ctx;
-    uint64_t bytes = llm_ctx_bytes(m, n_ctx);
+    uint64_t bytes = ctx_bytes(hp, n_ctx, n_threads);
 
     if (n_ctx > hp->n_ctx_train) {
         llm_fail(err, "%s: context of %u tokens requested but the model was trained for %u (use -c %u or less)",
@@ -400,22 +433,24 @@ llm_ctx *llm_ctx_new(const llm_model *m, const llm_ctx_params *p, llm_error *err
     c->m = m;
     c->k = p && p->kernels ? p->kernels : &llm_kernels_scalar;
     c->n_ctx = n_ctx;
-    c->k_cache = malloc((size_t)(cache_rows * k_dim * 2));
-    c->v_cache = malloc((size_t)(cache_rows * v_dim * 2));
-    c->x = malloc((size_t)hp->n_embd * 4);
-    c->xb = malloc((size_t)widest_input(hp) * 4);
-    c->q = malloc((size_t)hp->n_heads * hp->head_dim * 4);
-    c->kv_row = malloc((size_t)max_u64(k_dim, v_dim) * 4);
-    c->att = malloc((size_t)hp->n_heads * hp->v_head_dim * 4);
-    c->scores = malloc((size_t)n_ctx * 4);
-    c->gate = malloc((size_t)hp->n_ff * 4);
-    c->up = malloc((size_t)hp->n_ff * 4);
-    c->logits = malloc((size_t)hp->n_vocab * 4);
-    c->rope_cos = malloc((size_t)hp->n_rot / 2 * 4);
-    c->rope_sin = malloc((size_t)hp->n_rot / 2 * 4);
-    c->acts = malloc((size_t)widest_input(hp) * 4 + 1024);
-    if (!c->k_cache || !c->v_cache || !c->x || !c->xb || !c->q || !c->kv_row || !c->att || !c->scores ||
-        !c->gate || !c->up || !c->logits || !c->rope_cos || !c->rope_sin || !c->acts) {
+    c->n_threads = n_threads;
+    if (n_threads > 1)
+        c->par = p->parallel;
+    c->k_cache = alloc_floats(((uint64_t)hp->n_layers * n_ctx * k_dim + 1) / 2, &failed);
+    c->v_cache = alloc_floats(((uint64_t)hp->n_layers * n_ctx * v_dim + 1) / 2, &failed);
+    c->x = alloc_floats(LLM_BATCH * (uint64_t)hp->n_embd, &failed);
+    c->xb = alloc_floats(LLM_BATCH * widest_input(hp), &failed);
+    c->q = alloc_floats(LLM_BATCH * (uint64_t)hp->n_heads * hp->head_dim, &failed);
+    c->kv_row = alloc_floats(LLM_BATCH * max_u64(k_dim, v_dim), &failed);
+    c->att = alloc_floats(LLM_BATCH * (uint64_t)hp->n_heads * hp->v_head_dim, &failed);
+    c->gate = alloc_floats(LLM_BATCH * (uint64_t)hp->n_ff, &failed);
+    c->up = alloc_floats(LLM_BATCH * (uint64_t)hp->n_ff, &failed);
+    c->rope_cos = alloc_floats(LLM_BATCH * (uint64_t)hp->n_rot / 2, &failed);
+    c->rope_sin = alloc_floats(LLM_BATCH * (uint64_t)hp->n_rot / 2, &failed);
+    c->scores = alloc_floats((uint64_t)n_threads * n_ctx, &failed);
+    c->logits = alloc_floats(hp->n_vocab, &failed);
+    c->acts = alloc_floats(LLM_BATCH * act_row_bytes(hp) / 4, &failed);
+    if (failed) {
         llm_fail(err, "%s: out of memory allocating %.1f MiB for a context of %u tokens (use a smaller -c)",
                  m->file.name, (double)bytes / (1024.0 * 1024.0), n_ctx);
         llm_ctx_free(c);
@@ -436,12 +471,12 @@ void llm_ctx_free(llm_ctx *c)
     free(c->q);
     free(c->kv_row);
     free(c->att);
-    free(c->scores);
     free(c->gate);
     free(c->up);
-    free(c->logits);
     free(c->rope_cos);
     free(c->rope_sin);
+    free(c->scores);
+    free(c->logits);
     free(c->acts);
     free(c);
 }
@@ -461,20 +496,70 @@ uint32_t llm_ctx_size(const llm_ctx *c)
     return c->n_ctx;
 }
 
+const char *llm_ctx_kernels(const llm_ctx *c)
+{
+    return c->k->name;
+}
+
 /* ---- operations ------------------------------------------------------- */
 
-/* out = W · x for a weight matrix W of ne[1] rows of ne[0] elements. */
-static void matmul(llm_ctx *c, float *out, const gguf_tensor *w, const float *x)
+/* Runs fn on every thread of the context, or once on this one. */
+static void parallel_for(llm_ctx *c, void (*fn)(void *arg, int ith, int nth), void *arg)
+{
+    if (c->n_threads > 1)
+        c->par.run(c->par.pool, fn, arg);
+    else
+        fn(arg, 0, 1);
+}
+
+typedef struct {
+    llm_ctx *c;
+    const gguf_tensor *w;
+    float *out;        /* [n_tokens][out_stride] */
+    size_t out_stride;
+    size_t act_bytes;  /* one converted activation row */
+    int n_tokens;
+} matmul_task;
+
+/* Thread ith takes its share of the weight rows and uses each row for every token of the tile. */
+static void matmul_rows(void *arg, int ith, int nth)
+{
+    const matmul_task *t = arg;
+    const gguf_tensor *w = t->w;
+    size_t row_bytes = llm_row_bytes(w->type, (int64_t)w->ne[0]);
+    uint64_t r0 = w->ne[1] * (uint64_t)ith / (uint64_t)nth, r1 = w->ne[1] * (uint64_t)(ith + 1) / (uint64_t)nth, r;
+    llm_dot_fn dot = t->c->k->dot[w->type];
+    const uint8_t *acts = t->c->acts;
+    int j;
+
+    for (r = r0; r < r1; r++) {
+        const uint8_t *row = (const uint8_t *)w->data + r * row_bytes;
+        for (j = 0; j < t->n_tokens; j++)
+            t->out[(size_t)j * t->out_stride + r] = dot((int64_t)w->ne[0], row, acts + (size_t)j * t->act_bytes);
+    }
+}
+
+/*
+ * out[j] = W · x[j] for the n_tokens rows of x (stride x_stride floats),
+ * W having ne[1] rows of ne[0] elements; out rows are out_stride apart.
+ */
+static void matmul(llm_ctx *c, float *out, size_t out_stride, const gguf_tensor *w, const float *x, size_t x_stride,
+                   int n_tokens)
 {
     const llm_type_info *info = llm_type_get(w->type);
-    size_t row_bytes = llm_row_bytes(w->type, (int64_t)w->ne[0]);
-    const uint8_t *row = w->data;
-    llm_dot_fn dot = c->k->dot[w->type];
-    uint64_t i;
+    matmul_task t;
+    int j;
 
-    c->k->quantize[info->dot_type](x, c->acts, (int64_t)w->ne[0]);
-    for (i = 0; i < w->ne[1]; i++, row += row_bytes)
-        out[i] = dot((int64_t)w->ne[0], row, c->acts);
+    t.c = c;
+    t.w = w;
+    t.out = out;
+    t.out_stride = out_stride;
+    t.act_bytes = (size_t)act_row_bytes(&c->m->hp);
+    t.n_tokens = n_tokens;
+    for (j = 0; j < n_tokens; j++)
+        c->k->quantize[info->dot_type](x + (size_t)j * x_stride, (uint8_t *)c->acts + (size_t)j * t.act_bytes,
+                                       (int64_t)w->ne[0]);
+    parallel_for(c, matmul_rows, &t);
 }
 
 /* out = x / sqrt(mean(x²) + eps) ⊙ weight */
@@ -496,31 +581,31 @@ static void rmsnorm(float *out, const float *x, const float *weight, uint32_t n,
  * angle_i = pos · base^(-2i / n_rot) / freq_factor_i. The angle is stepped
  * by repeated multiplication in float, as ggml computes it.
  */
-static void rope_angles(llm_ctx *c, uint32_t pos)
+static void rope_angles(const llm_model *m, float *cos_out, float *sin_out, uint32_t pos)
 {
-    const llm_hparams *hp = &c->m->hp;
+    const llm_hparams *hp = &m->hp;
     float theta = (float)pos, step = powf(hp->rope_base, -2.0f / (float)hp->n_rot);
     uint32_t i;
 
     for (i = 0; i < hp->n_rot / 2; i++) {
-        float angle = c->m->rope_freqs ? theta / c->m->rope_freqs[i] : theta;
-        c->rope_cos[i] = cosf(angle);
-        c->rope_sin[i] = sinf(angle);
+        float angle = m->rope_freqs ? theta / m->rope_freqs[i] : theta;
+        cos_out[i] = cosf(angle);
+        sin_out[i] = sinf(angle);
         theta *= step;
     }
 }
 
 /* Rotates the first n_rot dimensions of each of n_heads heads of head_dim. */
-static void rope(const llm_ctx *c, float *x, uint32_t n_heads, uint32_t head_dim)
+static void rope(float *x, const float *cos_a, const float *sin_a, uint32_t n_rot, uint32_t n_heads, uint32_t head_dim)
 {
     uint32_t h, i;
 
     for (h = 0; h < n_heads; h++) {
         float *v = x + (size_t)h * head_dim;
-        for (i = 0; i < c->m->hp.n_rot / 2; i++) {
+        for (i = 0; i < n_rot / 2; i++) {
             float x0 = v[2 * i], x1 = v[2 * i + 1];
-            v[2 * i] = x0 * c->rope_cos[i] - x1 * c->rope_sin[i];
-            v[2 * i + 1] = x0 * c->rope_sin[i] + x1 * c->rope_cos[i];
+            v[2 * i] = x0 * cos_a[i] - x1 * sin_a[i];
+            v[2 * i + 1] = x0 * sin_a[i] + x1 * cos_a[i];
         }
     }
 }
@@ -535,8 +620,8 @@ static float round_f16(float x)
  * One query head over positions 0..n_pos-1 of its KV head:
  * out = Σ_t softmax_t(q·k_t / sqrt(head_dim)) · v_t
  */
-static void attend_head(llm_ctx *c, float *out, const float *q, const uint16_t *k_base, const uint16_t *v_base,
-                        uint32_t n_pos)
+static void attend_head(const llm_ctx *c, float *scores, float *out, const float *q, const uint16_t *k_base,
+                        const uint16_t *v_base, uint32_t n_pos)
 {
     const llm_hparams *hp = &c->m->hp;
     size_t k_stride = (size_t)hp->n_kv_heads * hp->head_dim, v_stride = (size_t)hp->n_kv_heads * hp->v_head_dim;
@@ -549,21 +634,48 @@ static void attend_head(llm_ctx *c, float *out, const float *q, const uint16_t *
         double dot = 0.0;
         for (i = 0; i < hp->head_dim; i++)
             dot += (double)round_f16(q[i]) * llm_f16_to_f32(k[i]);
-        c->scores[t] = (float)dot * scale;
-        if (c->scores[t] > max)
-            max = c->scores[t];
+        scores[t] = (float)dot * scale;
+        if (scores[t] > max)
+            max = scores[t];
     }
     for (t = 0; t < n_pos; t++) {
-        c->scores[t] = expf(c->scores[t] - max);
-        sum += c->scores[t];
+        scores[t] = expf(scores[t] - max);
+        sum += scores[t];
     }
     for (i = 0; i < hp->v_head_dim; i++)
         out[i] = 0.0f;
     for (t = 0; t < n_pos; t++) {
         const uint16_t *v = v_base + t * v_stride;
-        float p = round_f16((float)(c->scores[t] / sum));
+        float p = round_f16((float)(scores[t] / sum));
         for (i = 0; i < hp->v_head_dim; i++)
             out[i] += p * llm_f16_to_f32(v[i]);
+    }
+}
+
+typedef struct {
+    llm_ctx *c;
+    uint32_t layer;
+    int n_tokens;
+} attention_task;
+
+/* Splits the (token, head) pairs of a tile across threads; token j sees positions 0..pos + j. */
+static void attention_heads(void *arg, int ith, int nth)
+{
+    const attention_task *t = arg;
+    llm_ctx *c = t->c;
+    const llm_hparams *hp = &c->m->hp;
+    uint32_t k_dim = hp->n_kv_heads * hp->head_dim, v_dim = hp->n_kv_heads * hp->v_head_dim;
+    uint32_t group = hp->n_heads / hp->n_kv_heads;
+    const uint16_t *k_cache = c->k_cache + (size_t)t->layer * c->n_ctx * k_dim;
+    const uint16_t *v_cache = c->v_cache + (size_t)t->layer * c->n_ctx * v_dim;
+    uint64_t n_pairs = (uint64_t)t->n_tokens * hp->n_heads, i;
+    float *scores = c->scores + (size_t)ith * c->n_ctx;
+
+    for (i = n_pairs * (uint64_t)ith / (uint64_t)nth; i < n_pairs * (uint64_t)(ith + 1) / (uint64_t)nth; i++) {
+        uint32_t j = (uint32_t)(i / hp->n_heads), h = (uint32_t)(i % hp->n_heads), kv_h = h / group;
+        attend_head(c, scores, c->att + ((size_t)j * hp->n_heads + h) * hp->v_head_dim,
+                    c->q + ((size_t)j * hp->n_heads + h) * hp->head_dim, k_cache + (size_t)kv_h * hp->head_dim,
+                    v_cache + (size_t)kv_h * hp->v_head_dim, c->pos + j + 1);
     }
 }
 
@@ -580,69 +692,86 @@ static float silu(float x)
     return x / (1.0f + expf(-x));
 }
 
-/* Runs one token at position c->pos through every layer; logits only when want_logits. */
-static void forward(llm_ctx *c, int32_t token, int want_logits)
+/*
+ * Runs a tile of n tokens (n <= LLM_BATCH) at positions c->pos.. through
+ * every layer; computes the logits of the tile's last token when want_logits.
+ */
+static void forward(llm_ctx *c, const int32_t *tokens, int n, int want_logits)
 {
     const llm_model *m = c->m;
     const llm_hparams *hp = &m->hp;
-    uint32_t pos = c->pos, il, h, i;
+    uint32_t il, i, half_rot = hp->n_rot / 2;
+    uint32_t q_dim = hp->n_heads * hp->head_dim, att_dim = hp->n_heads * hp->v_head_dim;
     uint32_t k_dim = hp->n_kv_heads * hp->head_dim, v_dim = hp->n_kv_heads * hp->v_head_dim;
-    uint32_t group = hp->n_heads / hp->n_kv_heads;
+    size_t kv_stride = (size_t)max_u64(k_dim, v_dim), wide = (size_t)widest_input(hp);
     size_t embd_row = llm_row_bytes(m->token_embd->type, hp->n_embd);
+    attention_task at;
+    int j;
 
-    /* 1. x = token_embd[token] */
-    c->k->dequantize[m->token_embd->type]((const uint8_t *)m->token_embd->data + (size_t)token * embd_row, c->x,
-                                          hp->n_embd);
-    rope_angles(c, pos);
+    /* 1. x = token_embd[token]; RoPE angles for each position of the tile */
+    for (j = 0; j < n; j++) {
+        c->k->dequantize[m->token_embd->type]((const uint8_t *)m->token_embd->data + (size_t)tokens[j] * embd_row,
+                                              c->x + (size_t)j * hp->n_embd, hp->n_embd);
+        rope_angles(m, c->rope_cos + (size_t)j * half_rot, c->rope_sin + (size_t)j * half_rot, c->pos + (uint32_t)j);
+    }
 
     for (il = 0; il < hp->n_layers; il++) {
         const llm_layer *l = &m->layers[il];
         uint16_t *k_cache = c->k_cache + (size_t)il * c->n_ctx * k_dim;
         uint16_t *v_cache = c->v_cache + (size_t)il * c->n_ctx * v_dim;
 
-        /* 2. h = rmsnorm(x) ⊙ attn_norm; q, k, v = Wq·h, Wk·h, Wv·h; rotate q and k */
-        rmsnorm(c->xb, c->x, l->attn_norm->data, hp->n_embd, hp->rms_eps);
-        matmul(c, c->q, l->wq, c->xb);
-        rope(c, c->q, hp->n_heads, hp->head_dim);
-        matmul(c, c->kv_row, l->wk, c->xb);
-        rope(c, c->kv_row, hp->n_kv_heads, hp->head_dim);
-        store_f16(k_cache + (size_t)pos * k_dim, c->kv_row, k_dim);
-        matmul(c, c->kv_row, l->wv, c->xb);
-        store_f16(v_cache + (size_t)pos * v_dim, c->kv_row, v_dim);
-
-        /* 3. each query head attends over positions 0..pos of its KV head (grouped-query attention) */
-        for (h = 0; h < hp->n_heads; h++) {
-            uint32_t kv_h = h / group;
-            attend_head(c, c->att + (size_t)h * hp->v_head_dim, c->q + (size_t)h * hp->head_dim,
-                        k_cache + (size_t)kv_h * hp->head_dim, v_cache + (size_t)kv_h * hp->v_head_dim, pos + 1);
+        /* 2. h = rmsnorm(x) ⊙ attn_norm; q, k, v = Wq·h, Wk·h, Wv·h; rotate q and k; append k, v to the cache */
+        for (j = 0; j < n; j++)
+            rmsnorm(c->xb + j * wide, c->x + (size_t)j * hp->n_embd, l->attn_norm->data, hp->n_embd, hp->rms_eps);
+        matmul(c, c->q, q_dim, l->wq, c->xb, wide, n);
+        matmul(c, c->kv_row, kv_stride, l->wk, c->xb, wide, n);
+        for (j = 0; j < n; j++) {
+            const float *cos_a = c->rope_cos + (size_t)j * half_rot, *sin_a = c->rope_sin + (size_t)j * half_rot;
+            rope(c->q + (size_t)j * q_dim, cos_a, sin_a, hp->n_rot, hp->n_heads, hp->head_dim);
+            rope(c->kv_row + j * kv_stride, cos_a, sin_a, hp->n_rot, hp->n_kv_heads, hp->head_dim);
+            store_f16(k_cache + (size_t)(c->pos + j) * k_dim, c->kv_row + j * kv_stride, k_dim);
         }
+        matmul(c, c->kv_row, kv_stride, l->wv, c->xb, wide, n);
+        for (j = 0; j < n; j++)
+            store_f16(v_cache + (size_t)(c->pos + j) * v_dim, c->kv_row + j * kv_stride, v_dim);
+
+        /* 3. each query head attends over the positions up to its own (grouped-query, causal) */
+        at.c = c;
+        at.layer = il;
+        at.n_tokens = n;
+        parallel_for(c, attention_heads, &at);
 
         /* 4. x += Wo · att */
-        matmul(c, c->xb, l->wo, c->att);
-        for (i = 0; i < hp->n_embd; i++)
-            c->x[i] += c->xb[i];
+        matmul(c, c->xb, wide, l->wo, c->att, att_dim, n);
+        for (j = 0; j < n; j++) {
+            for (i = 0; i < hp->n_embd; i++)
+                c->x[(size_t)j * hp->n_embd + i] += c->xb[j * wide + i];
+        }
 
         /* 5. x += W_down · (silu(W_gate·h) ⊙ (W_up·h)), h = rmsnorm(x) ⊙ ffn_norm */
-        rmsnorm(c->xb, c->x, l->ffn_norm->data, hp->n_embd, hp->rms_eps);
-        matmul(c, c->gate, l->w_gate, c->xb);
-        matmul(c, c->up, l->w_up, c->xb);
-        for (i = 0; i < hp->n_ff; i++)
+        for (j = 0; j < n; j++)
+            rmsnorm(c->xb + j * wide, c->x + (size_t)j * hp->n_embd, l->ffn_norm->data, hp->n_embd, hp->rms_eps);
+        matmul(c, c->gate, hp->n_ff, l->w_gate, c->xb, wide, n);
+        matmul(c, c->up, hp->n_ff, l->w_up, c->xb, wide, n);
+        for (i = 0; i < (uint32_t)n * hp->n_ff; i++)
             c->gate[i] = silu(c->gate[i]) * c->up[i];
-        matmul(c, c->xb, l->w_down, c->gate);
-        for (i = 0; i < hp->n_embd; i++)
-            c->x[i] += c->xb[i];
+        matmul(c, c->xb, wide, l->w_down, c->gate, hp->n_ff, n);
+        for (j = 0; j < n; j++) {
+            for (i = 0; i < hp->n_embd; i++)
+                c->x[(size_t)j * hp->n_embd + i] += c->xb[j * wide + i];
+        }
     }
 
-    /* 6. logits = W_out · (rmsnorm(x) ⊙ output_norm) */
+    /* 6. logits = W_out · (rmsnorm(x) ⊙ output_norm), for the last token only */
     if (want_logits) {
-        rmsnorm(c->xb, c->x, m->output_norm->data, hp->n_embd, hp->rms_eps);
-        matmul(c, c->logits, m->output, c->xb);
+        rmsnorm(c->xb, c->x + (size_t)(n - 1) * hp->n_embd, m->output_norm->data, hp->n_embd, hp->rms_eps);
+        matmul(c, c->logits, hp->n_vocab, m->output, c->xb, wide, 1);
     }
 }
 
 int llm_eval(llm_ctx *c, const int32_t *tokens, int n, llm_error *err)
 {
-    int i;
+    int i, tile;
 
     if (n <= 0)
         return llm_fail(err, "nothing to evaluate: %d tokens given, expected at least 1", n);
@@ -654,9 +783,10 @@ int llm_eval(llm_ctx *c, const int32_t *tokens, int n, llm_error *err)
             return llm_fail(err, "token id %d at index %d is outside the vocabulary of %u tokens", tokens[i], i,
                             c->m->hp.n_vocab);
     }
-    for (i = 0; i < n; i++) {
-        forward(c, tokens[i], i == n - 1);
-        c->pos++;
+    for (i = 0; i < n; i += tile) {
+        tile = n - i < LLM_BATCH ? n - i : LLM_BATCH;
+        forward(c, tokens + i, tile, i + tile == n);
+        c->pos += (uint32_t)tile;
     }
     return LLM_OK;
 }

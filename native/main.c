@@ -48,7 +48,7 @@ static void usage(FILE *out)
             "                          context (default: -1)\n"
             "  -c, --ctx-size N        context size in tokens (default: prompt + n-predict, or 4096\n"
             "                          with -n -1, capped by the model's training context)\n"
-            "  -t, --threads N         threads (default: 1; the core runs one thread for now)\n"
+            "  -t, --threads N         threads (default: the number of physical cores)\n"
             "  -s, --seed N            random seed (default: from the clock)\n"
             "      --temp T            temperature; 0 picks the most likely token (default: 0.8)\n"
             "      --top-k N           keep the N most likely tokens, 0 = off (default: 40)\n"
@@ -109,7 +109,7 @@ static int parse_args(int argc, char **argv, options *o)
 
     memset(o, 0, sizeof *o);
     o->n_predict = -1;
-    o->n_threads = 1;
+    o->n_threads = platform_physical_cores();
     o->display_prompt = 1;
     llm_sampler_defaults(&o->sampling);
 
@@ -289,6 +289,7 @@ static double per_second(int n, double ms)
 
 typedef struct {
     file_view file;
+    platform_pool *pool;
     llm_model *model;
     llm_ctx *ctx;
     llm_sampler *sampler;
@@ -301,6 +302,7 @@ static void close_session(session *s)
     llm_sampler_free(s->sampler);
     llm_ctx_free(s->ctx);
     llm_model_close(s->model);
+    platform_pool_free(s->pool);
     unmap_file(&s->file);
     free(s->tokens);
     free(s->prompt_buf);
@@ -395,12 +397,19 @@ static int run(const options *o, session *s)
     s->model = llm_model_open(s->file.bytes, s->file.n_bytes, base_name(o->model_path), &err);
     if (!s->model)
         return fail("%s%s", err.message, "");
-    print_model_line(s->model, o->model_path, s->file.n_bytes, llm_kernels_scalar.name, 1);
 
     if (tokenize_prompt(s, prompt, prompt_len, &n_prompt))
         return 1;
     memset(&cp, 0, sizeof cp);
     cp.n_ctx = choose_context(o, llm_model_hparams(s->model), n_prompt);
+    if (o->n_threads > 1) {
+        s->pool = platform_pool_new(o->n_threads);
+        if (!s->pool)
+            return fprintf(stderr, "pinfer: cannot start %d threads (try a smaller -t)\n", o->n_threads), 1;
+        cp.parallel.run = platform_pool_run;
+        cp.parallel.pool = s->pool;
+        cp.parallel.n_threads = o->n_threads;
+    }
     if ((uint32_t)n_prompt > cp.n_ctx)
         return fprintf(stderr,
                        "pinfer: the prompt has %d tokens but the context holds %u (use a larger -c, at most %u)\n",
@@ -409,6 +418,7 @@ static int run(const options *o, session *s)
     s->ctx = llm_ctx_new(s->model, &cp, &err);
     if (!s->ctx)
         return fail("%s%s", err.message, "");
+    print_model_line(s->model, o->model_path, s->file.n_bytes, llm_ctx_kernels(s->ctx), o->n_threads);
     if (!o->have_seed)
         sp.seed = (uint64_t)time(NULL);
     s->sampler = llm_sampler_new(&sp, (int32_t)llm_model_hparams(s->model)->n_vocab, &err);
