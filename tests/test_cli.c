@@ -1,6 +1,263 @@
-/* test_cli.c - placeholder until this suite is written; it checks nothing yet. */
+/*
+ * test_cli.c - how the CLI fails on each broken GGUF file of test_gguf.c and
+ * on each bad command line. It must exit with status 1 and print one line on
+ * stderr that starts with "pinfer: " and names the problem. It must print
+ * nothing on stdout and set off no sanitizer report.
+ *
+ * The binary is $PINFER_CLI (build/pinfer by default), run as a child process
+ * with stdin from /dev/null and its output in files of a fresh directory
+ * under $TMPDIR (or /tmp).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "check.h"
+#include "gguf_writer.h"
+
+/* Seconds a run may take before the child is killed. Every case fails before the model is evaluated. */
+#define CLI_TIMEOUT_S 60
+
+/* What one run of the CLI produced. */
+struct cli_run {
+    int exited;      /* 1 if the child exited, 0 if a signal ended it */
+    int exit_status; /* if exited */
+    int signal;      /* if not exited */
+    char *out;       /* all of stdout, NUL-terminated */
+    char *err;       /* all of stderr, NUL-terminated */
+};
+
+static const char *cli_path(void)
+{
+    const char *path = getenv("PINFER_CLI");
+    return path && *path ? path : "build/pinfer";
+}
+
+/* Replaces fd by a file opened with flags, in the child. Returns 0, or -1 on failure. */
+static int redirect(int fd, const char *path, int flags)
+{
+    int file = open(path, flags, 0600);
+
+    if (file < 0)
+        return -1;
+    if (dup2(file, fd) < 0)
+        return -1;
+    close(file);
+    return 0;
+}
+
+/*
+ * Runs the CLI with argv (argv[0] included, NULL-terminated), its stdout and
+ * stderr going to files in dir. Returns 0 and fills run, or -1 when the
+ * child could not be started or its output could not be read.
+ */
+static int run_cli(const char *dir, char *const argv[], struct cli_run *run)
+{
+    char out_path[4096], err_path[4096];
+    pid_t pid;
+    int status;
+
+    memset(run, 0, sizeof *run);
+    snprintf(out_path, sizeof out_path, "%s/stdout.txt", dir);
+    snprintf(err_path, sizeof err_path, "%s/stderr.txt", dir);
+    fflush(NULL);
+    pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        if (redirect(0, "/dev/null", O_RDONLY) != 0 ||
+            redirect(1, out_path, O_WRONLY | O_CREAT | O_TRUNC) != 0 ||
+            redirect(2, err_path, O_WRONLY | O_CREAT | O_TRUNC) != 0)
+            _exit(126);
+        alarm(CLI_TIMEOUT_S);
+        execv(argv[0], argv);
+        fprintf(stderr, "test_cli: cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR)
+            return -1;
+    }
+    run->exited = WIFEXITED(status);
+    run->exit_status = run->exited ? WEXITSTATUS(status) : 0;
+    run->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    run->out = read_file(out_path, NULL);
+    run->err = read_file(err_path, NULL);
+    unlink(out_path);
+    unlink(err_path);
+    return run->out && run->err ? 0 : -1;
+}
+
+static void free_run(struct cli_run *run)
+{
+    free(run->out);
+    free(run->err);
+}
+
+/* Case-insensitive strstr, because the CLI may capitalize a libc message ("Is a directory"). */
+static int contains_ignoring_case(const char *text, const char *part)
+{
+    size_t i, j, n = strlen(part);
+
+    for (i = 0; text[i]; i++) {
+        for (j = 0; j < n; j++) {
+            char a = text[i + j], b = part[j];
+            if (a >= 'A' && a <= 'Z')
+                a = (char)(a - 'A' + 'a');
+            if (b >= 'A' && b <= 'Z')
+                b = (char)(b - 'A' + 'a');
+            if (a != b)
+                break;
+        }
+        if (j == n)
+            return 1;
+    }
+    return n == 0;
+}
+
+/*
+ * Runs the CLI and checks that it failed as a user should see it. It must
+ * exit with status 1 and print one stderr line that starts with "pinfer: ".
+ * That line must contain subject (the file or flag at fault) and problem
+ * (what is wrong with it, unless NULL). stdout must stay empty, and no
+ * sanitizer may report. label names the case in check names.
+ */
+static void expect_failure(const char *dir, const char *label, char *const argv[], const char *subject,
+                           const char *problem)
+{
+    struct cli_run run;
+    char name[160];
+    char *newline;
+    int one_line;
+
+    snprintf(name, sizeof name, "cli %s runs", label);
+    if (run_cli(dir, argv, &run) != 0) {
+        check(0, name, "cannot run %s or read its output: %s", argv[0], strerror(errno));
+        free_run(&run);
+        return;
+    }
+
+    newline = strchr(run.err, '\n');
+    one_line = newline != NULL && newline[1] == 0;
+    if (one_line)
+        *newline = 0; /* so that the details below show the line without it */
+
+    snprintf(name, sizeof name, "cli %s exit status", label);
+    check(run.exited && run.exit_status == 1, name, "%s %d, expected exit status 1 (stderr: %s)",
+          run.exited ? "exit status" : "killed by signal", run.exited ? run.exit_status : run.signal, run.err);
+
+    snprintf(name, sizeof name, "cli %s names subject", label);
+    check(contains_ignoring_case(run.err, subject), name, "stderr '%s', expected it to contain '%s'", run.err,
+          subject);
+    if (problem) {
+        snprintf(name, sizeof name, "cli %s names problem", label);
+        check(contains_ignoring_case(run.err, problem), name, "stderr '%s', expected it to contain '%s'", run.err,
+              problem);
+    }
+
+    snprintf(name, sizeof name, "cli %s stderr line", label);
+    check(strncmp(run.err, "pinfer: ", 8) == 0 && one_line, name,
+          "stderr '%s', expected one line starting with 'pinfer: '", run.err);
+
+    snprintf(name, sizeof name, "cli %s stdout empty", label);
+    check(run.out[0] == 0, name, "stdout '%s', expected nothing", run.out);
+
+    snprintf(name, sizeof name, "cli %s no sanitizer report", label);
+    check(!strstr(run.err, "AddressSanitizer") && !strstr(run.err, "LeakSanitizer") &&
+              !strstr(run.err, "runtime error"),
+          name, "stderr '%s', expected no sanitizer report", run.err);
+
+    free_run(&run);
+}
+
+/* Writes each broken file of test_gguf.c into dir and runs the CLI on it. */
+static void test_broken_files(const char *dir)
+{
+    gguf_writer w;
+    const char *case_name, *expected;
+    char path[4096], file[64], label[128];
+    char *argv[] = {NULL, "-m", path, "-p", "Once upon a time", "-n", "4", NULL};
+    size_t i;
+
+    argv[0] = (char *)cli_path();
+    gguf_writer_init(&w);
+    for (i = 0; gguf_broken_case(i, &w, &case_name, &expected); i++) {
+        snprintf(file, sizeof file, "broken-%02zu.gguf", i);
+        snprintf(path, sizeof path, "%s/%s", dir, file);
+        snprintf(label, sizeof label, "broken %s", case_name);
+        if (gguf_writer_save(&w, path) != 0) {
+            check(0, label, "cannot write %s: %s", path, strerror(errno));
+            continue;
+        }
+        expect_failure(dir, label, argv, file, expected);
+        unlink(path);
+    }
+    gguf_writer_free(&w);
+}
+
+static void test_bad_command_lines(const char *dir)
+{
+    char missing[4096], model_dir[4096];
+    char *cli = (char *)cli_path();
+
+    snprintf(missing, sizeof missing, "%s/missing.gguf", dir);
+    {
+        char *argv[] = {cli, "-m", missing, "-p", "hello", NULL};
+        expect_failure(dir, "missing model file", argv, missing, strerror(ENOENT));
+    }
+
+    snprintf(model_dir, sizeof model_dir, "%s/model-dir", dir);
+    if (mkdir(model_dir, 0700) != 0) {
+        check(0, "cli directory as model", "cannot create %s: %s", model_dir, strerror(errno));
+    } else {
+        char *argv[] = {cli, "-m", model_dir, "-p", "hello", NULL};
+        expect_failure(dir, "directory as model", argv, model_dir, "is a directory");
+        rmdir(model_dir);
+    }
+
+    {
+        char *argv[] = {cli, "-p", "hello", NULL};
+        expect_failure(dir, "no -m", argv, "-m", "model");
+    }
+    {
+        char *argv[] = {cli, "--no-such-flag", "-m", missing, "-p", "hello", NULL};
+        expect_failure(dir, "unknown flag", argv, "'--no-such-flag'", "unknown");
+    }
+    {
+        char *argv[] = {cli, "-p", "hello", "-m", NULL};
+        expect_failure(dir, "-m without value", argv, "-m", "value");
+    }
+    {
+        char *argv[] = {cli, "-m", missing, "-p", "hello", "-n", "many", NULL};
+        expect_failure(dir, "-n not a number", argv, "-n", "'many'");
+    }
+}
 
 void test_cli(void)
 {
+    const char *tmp = getenv("TMPDIR");
+    char dir[1024]; /* short enough that every path built under it fits in 4096 bytes */
+
+    if (access(cli_path(), X_OK) != 0) {
+        check(0, "cli binary present", "cannot execute %s: %s (build it with make, or set PINFER_CLI)", cli_path(),
+              strerror(errno));
+        return;
+    }
+    check(1, "cli binary present", "%s is executable", cli_path());
+
+    snprintf(dir, sizeof dir, "%s/pinfer-cli-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir)) {
+        check(0, "cli temporary directory", "mkdtemp(%s) failed: %s", dir, strerror(errno));
+        return;
+    }
+    test_broken_files(dir);
+    test_bad_command_lines(dir);
+    if (rmdir(dir) != 0)
+        check(0, "cli temporary directory removed", "rmdir(%s) failed: %s", dir, strerror(errno));
 }
