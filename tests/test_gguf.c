@@ -680,6 +680,43 @@ static void test_truncation(void)
     gguf_writer_free(&w);
 }
 
+/*
+ * Sets each byte of the sample file in turn to 0x00, 0x01, 0x7f, 0x80 and
+ * 0xff. Any outcome is allowed except a crash, a sanitizer report, or a
+ * rejection without a message that names the file.
+ */
+static void test_byte_changes(void)
+{
+    static const uint8_t values[] = {0x00, 0x01, 0x7f, 0x80, 0xff};
+    gguf_writer w;
+    struct sample at;
+    llm_error err;
+    size_t pos, v, n_rejected = 0, n_accepted = 0;
+    int ok = 1;
+
+    gguf_writer_init(&w);
+    build_sample(&w, &at);
+    for (pos = 0; pos < w.n_bytes && ok; pos++) {
+        uint8_t original = w.bytes[pos];
+        for (v = 0; v < sizeof values && ok; v++) {
+            w.bytes[pos] = values[v];
+            if (open_status(w.bytes, w.n_bytes, &err) == LLM_OK) {
+                n_accepted++;
+            } else {
+                n_rejected++;
+                ok = strncmp(err.message, "broken.gguf: ", 13) == 0;
+            }
+        }
+        w.bytes[pos] = original;
+    }
+    if (ok)
+        check(1, "gguf changed bytes", "%zu files rejected with a message and %zu accepted", n_rejected, n_accepted);
+    else
+        check(0, "gguf changed bytes", "byte %zu set to 0x%02x: rejected with message '%s', expected 'broken.gguf: '",
+              pos - 1, values[v - 1], err.message);
+    gguf_writer_free(&w);
+}
+
 /* ---- a valid file with every value type ---- */
 
 /* Appends an array of 8 nested levels, the most the reader accepts, holding one uint8 7. */
@@ -1276,4 +1313,5 @@ void test_gguf(void)
     test_no_tensors();
     test_broken_cases();
     test_truncation();
+    test_byte_changes();
 }
