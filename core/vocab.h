@@ -26,11 +26,13 @@ int32_t llm_vocab_eos(const llm_vocab *v); /* -1 when the model has none */
 int llm_vocab_is_eog(const llm_vocab *v, int32_t id);
 
 /*
- * Tokenizes n bytes of text. add_bos prepends BOS unless the result already
- * starts with it. parse_special matches control tokens written in the text
- * (such as "<|eot_id|>"); user-defined tokens are always matched, as in
- * llama.cpp. Writes at most max_out ids and returns how many the text needs,
- * so a return value above max_out means out was too small.
+ * Tokenizes n bytes of text. add_bos prepends BOS if the model requests
+ * one (tokenizer.ggml.add_bos_token, true unless the file sets it false) and
+ * the result does not already start with it. parse_special matches control
+ * tokens written in the text (such as "<|eot_id|>"); user-defined tokens are
+ * always matched, as in llama.cpp. Writes at most max_out ids and returns how
+ * many the text needs, so a return value above max_out means out was too
+ * small; returns -1 only when memory runs out.
  */
 int llm_tokenize(const llm_vocab *v, const char *text, size_t n, int add_bos, int parse_special,
                  int32_t *out, int max_out);
