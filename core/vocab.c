@@ -2,10 +2,11 @@
  * vocab.c - the SentencePiece and byte-level BPE tokenizers of llama.cpp,
  * rebuilt from tokenizer.ggml.* metadata, and the token-to-bytes map.
  *
- * Each step follows llama.cpp build 4748 (src/llama-vocab.cpp, src/unicode.cpp)
+ * Each step follows llama.cpp's src/llama-vocab.cpp and src/unicode.cpp
  * closely enough to give the same ids: the special-token split, the leading
  * space of SentencePiece, the merge order and tie-breaks, and the Llama 3
- * pre-tokenizer. tests/test_vocab.c compares ids with what llama.cpp produced.
+ * pre-tokenizer. tests/test_vocab.c compares ids with what llama.cpp build
+ * 4748 produced.
  *
  * Every string read from the file is treated as bytes of known length, so
  * token texts that are not valid UTF-8 are never read past their end.
@@ -730,7 +731,8 @@ static int find_byte_tokens(const gguf_file *f, llm_vocab *v, llm_error *err)
 
 /*
  * Texts that end generation, found by text as llama.cpp does because many
- * conversions store only EOS. llama.cpp also makes them CONTROL tokens.
+ * conversions store only EOS. The list is the part of llama.cpp's list that
+ * Llama-family vocabularies use. llama.cpp also makes them CONTROL tokens.
  */
 static const char *const eog_texts[] = {
     "<|eot_id|>",   "<|eom_id|>", "<|end_of_text|>", "<|im_end|>", "<|end|>",
@@ -1194,7 +1196,7 @@ static int spm_tokenize(const llm_vocab *v, struct work *w, size_t n)
         }
         for (i = 0; i < sym->n; i++) {
             int32_t byte_id = v->byte_token[(uint8_t)w->buf[sym->start + i]];
-            /* NOTE: llama.cpp throws when a vocabulary has no token for a byte. Here <unk> stands in, or the byte is dropped without one. */
+            /* NOTE: llama.cpp throws when a vocabulary has no token for a byte. Here <unk> replaces it, or the byte is dropped if there is no <unk>. */
             if (byte_id < 0)
                 byte_id = v->unk;
             if (byte_id >= 0)

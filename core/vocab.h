@@ -32,7 +32,7 @@ int llm_vocab_is_eog(const llm_vocab *v, int32_t id);
  * tokens written in the text (such as "<|eot_id|>"); user-defined tokens are
  * always matched, as in llama.cpp. Writes at most max_out ids and returns how
  * many the text needs, so a return value above max_out means out was too
- * small; returns -1 only when memory runs out.
+ * small. Returns -1 only when memory runs out.
  */
 int llm_tokenize(const llm_vocab *v, const char *text, size_t n, int add_bos, int parse_special,
                  int32_t *out, int max_out);

@@ -550,12 +550,13 @@ struct vocab_spec {
     int bos_as_string;       /* write tokenizer.ggml.bos_token_id as a string */
     uint32_t bos;            /* tokenizer.ggml.bos_token_id unless bos_as_string is set */
     int add_bos_as_u32;      /* write tokenizer.ggml.add_bos_token as uint32 */
+    int add_bos_false;       /* write tokenizer.ggml.add_bos_token as bool false */
 };
 
 static void build_vocab(gguf_writer *w, const struct vocab_spec *s)
 {
     uint64_t n_kv = 2 + (s->model != NULL) + (s->pre != NULL) + (s->n_scores > 0) + (s->n_types > 0) +
-                    (s->merges != NULL) + (s->add_bos_as_u32 != 0), i;
+                    (s->merges != NULL) + (s->add_bos_as_u32 != 0) + (s->add_bos_false != 0), i;
 
     gguf_writer_init(w);
     gguf_put_header(w, 3, 0, n_kv);
@@ -596,6 +597,10 @@ static void build_vocab(gguf_writer *w, const struct vocab_spec *s)
         gguf_put_kv_u32(w, "tokenizer.ggml.bos_token_id", s->bos);
     if (s->add_bos_as_u32)
         gguf_put_kv_u32(w, "tokenizer.ggml.add_bos_token", 1);
+    if (s->add_bos_false) {
+        gguf_put_key(w, "tokenizer.ggml.add_bos_token", GGUF_BOOL);
+        gguf_put_u8(w, 0);
+    }
     gguf_put_kv_str(w, "general.name", "tiny vocab");
 }
 
@@ -759,9 +764,9 @@ static void test_broken_vocabularies(void)
     check_broken("vocab broken merge form", &s, "merges[0] is 'ab', expected two tokens separated by a space");
 }
 
-/* Tokenizes text with a built vocabulary and compares the ids. */
-static void check_built(const char *name, const struct vocab_spec *s, const char *text, int parse_special,
-                        const int32_t *want, int n_want)
+/* Tokenizes text with a built vocabulary, asking for BOS when add_bos is set, and compares the ids. */
+static void check_built(const char *name, const struct vocab_spec *s, const char *text, int add_bos,
+                        int parse_special, const int32_t *want, int n_want)
 {
     gguf_writer w;
     llm_error err;
@@ -773,7 +778,7 @@ static void check_built(const char *name, const struct vocab_spec *s, const char
     if (!v)
         check(0, name, "the vocabulary did not open: %s", err.message);
     else
-        check_tokens(v, name, text, strlen(text), 0, parse_special, want, n_want);
+        check_tokens(v, name, text, strlen(text), add_bos, parse_special, want, n_want);
     llm_vocab_close(v);
     gguf_writer_free(&w);
 }
@@ -789,7 +794,9 @@ static void test_built_vocabularies(void)
     static const int32_t spm_unk[] = {3, 0};   /* no byte tokens, so the byte c3 falls back to <unk> */
     static const int32_t bpe_words[] = {3, 4}; /* "ab" and " ab" are whole tokens, so no merging */
     static const int32_t bpe_merged[] = {0, 3}; /* "aab" merges "a b" only */
-    static const int32_t bpe_end[] = {0, 5, 1};    /* the user-defined-looking "<|end|>" is CONTROL: parsed only when asked */
+    static const int32_t spm_bos_ab[] = {1, 3, 5};
+    static const int32_t bpe_end[] = {0, 5, 1}; /* "<|end|>" ends generation, so it becomes CONTROL and is parsed */
+    static const int32_t *bpe_end_text = NULL;  /* as text, "<|end|>" has no character this vocabulary has a token for */
     static const char invalid_text[] = "\xc4\xe2\x96\xf7\xbf\xbf\xbf a";
     struct vocab_spec s;
     gguf_writer w;
@@ -799,14 +806,20 @@ static void test_built_vocabularies(void)
     char piece[16];
 
     s = spm_spec();
-    check_built("tiny spm merge", &s, "ab", 0, spm_ab, 2);
-    check_built("tiny spm cut character", &s, "a\xe2\x96", 0, spm_cut, 2);
-    check_built("tiny spm unk fallback", &s, "a\xc3", 0, spm_unk, 2);
+    check_built("tiny spm merge", &s, "ab", 0, 0, spm_ab, 2);
+    check_built("tiny spm cut character", &s, "a\xe2\x96", 0, 0, spm_cut, 2);
+    check_built("tiny spm unk fallback", &s, "a\xc3", 0, 0, spm_unk, 2);
+    check_built("tiny spm bos added", &s, "ab", 1, 0, spm_bos_ab, 3);
+    s.add_bos_false = 1;
+    check_built("tiny spm add_bos false", &s, "ab", 1, 0, spm_ab, 2);
 
     s = bpe_spec();
-    check_built("tiny bpe whole words", &s, "ab ab", 0, bpe_words, 2);
-    check_built("tiny bpe merges", &s, "aab", 0, bpe_merged, 2);
-    check_built("tiny bpe control parsed", &s, "a<|end|>b", 1, bpe_end, 3);
+    check_built("tiny bpe whole words", &s, "ab ab", 0, 0, bpe_words, 2);
+    check_built("tiny bpe merges", &s, "aab", 0, 0, bpe_merged, 2);
+    check_built("tiny bpe control parsed", &s, "a<|end|>b", 0, 1, bpe_end, 3);
+    check_built("tiny bpe control as text", &s, "<|end|>", 0, 0, bpe_end_text, 0);
+    s.pre = "llama3";
+    check_built("tiny bpe pre llama3", &s, "aab", 0, 0, bpe_merged, 2);
 
     build_vocab(&w, &s);
     v = open_built(&w, &err, &gguf_ok);
