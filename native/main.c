@@ -205,7 +205,11 @@ static int map_file(const char *path, file_view *v)
     fd = open(path, O_RDONLY);
     if (fd < 0)
         return fail("%s: cannot open: %s", path, strerror(errno));
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return fail("%s: cannot read the file's status: %s", path, strerror(errno));
+    }
+    if (!S_ISREG(st.st_mode)) {
         close(fd);
         return fail("%s: %s, expected a GGUF model file", path,
                     S_ISDIR(st.st_mode) ? "is a directory" : "is not a regular file");
