@@ -37,14 +37,13 @@ static const char *const ggml_type_names[LLM_TYPE_COUNT] = {
 /*
  * Geometry of the ids in enum llm_type; other slots stay zero. Q8_1 and Q8_K
  * only ever hold activations, so they are not readable and have no dot_type.
- * F16 and BF16 rows take F32 activations. llama.cpp's CPU backend rounds
- * the activations to F16 or BF16 first, so logits of such models differ
- * from its own in the last digits.
+ * F16 and BF16 rows take activations rounded to F16 or BF16, as llama.cpp's
+ * CPU backend rounds them, so that logits of such models agree with its own.
  */
 static const llm_type_info type_table[LLM_TYPE_COUNT] = {
     [LLM_TYPE_F32] = {"F32", 1, 4, 1, LLM_TYPE_F32},
-    [LLM_TYPE_F16] = {"F16", 1, 2, 1, LLM_TYPE_F32},
-    [LLM_TYPE_BF16] = {"BF16", 1, 2, 1, LLM_TYPE_F32},
+    [LLM_TYPE_F16] = {"F16", 1, 2, 1, LLM_TYPE_F16},
+    [LLM_TYPE_BF16] = {"BF16", 1, 2, 1, LLM_TYPE_BF16},
     [LLM_TYPE_Q4_0] = {"Q4_0", QK4_0, sizeof(block_q4_0), 1, LLM_TYPE_Q8_0},
     [LLM_TYPE_Q4_1] = {"Q4_1", QK4_1, sizeof(block_q4_1), 1, LLM_TYPE_Q8_1},
     [LLM_TYPE_Q5_0] = {"Q5_0", QK5_0, sizeof(block_q5_0), 1, LLM_TYPE_Q8_0},
@@ -668,9 +667,35 @@ static void q8k_quantize(const float *src, void *dst, int64_t n)
     }
 }
 
+/* F16 activations for F16 rows, rounded to nearest even. */
+static void f16_quantize(const float *src, void *dst, int64_t n)
+{
+    uint16_t *y = dst;
+    int64_t i;
+
+    for (i = 0; i < n; i++)
+        y[i] = llm_f32_to_f16(src[i]);
+}
+
+/* BF16 activations for BF16 rows: the top 16 bits, rounded to nearest even; NaN stays a quiet NaN. */
+static void bf16_quantize(const float *src, void *dst, int64_t n)
+{
+    uint16_t *y = dst;
+    uint32_t u;
+    int64_t i;
+
+    for (i = 0; i < n; i++) {
+        memcpy(&u, &src[i], 4);
+        if ((u & 0x7fffffffu) > 0x7f800000u)
+            y[i] = (uint16_t)((u >> 16) | 0x40u);
+        else
+            y[i] = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+    }
+}
+
 /* --------------------------------------------------------- dot products */
 
-/* F32, F16 and BF16 rows against F32 activations: float products summed in double. */
+/* F32 rows against F32 activations, F16 and BF16 rows against their own type: float products summed in double. */
 static float f32_dot_f32(int64_t n, const void *weights, const void *acts)
 {
     const float *w = weights, *x = acts;
@@ -682,27 +707,25 @@ static float f32_dot_f32(int64_t n, const void *weights, const void *acts)
     return (float)sum;
 }
 
-static float f16_dot_f32(int64_t n, const void *weights, const void *acts)
+static float f16_dot_f16(int64_t n, const void *weights, const void *acts)
 {
-    const uint16_t *w = weights;
-    const float *x = acts;
+    const uint16_t *w = weights, *x = acts;
     double sum = 0.0;
     int64_t i;
 
     for (i = 0; i < n; i++)
-        sum += (double)(llm_f16_to_f32(w[i]) * x[i]);
+        sum += (double)(llm_f16_to_f32(w[i]) * llm_f16_to_f32(x[i]));
     return (float)sum;
 }
 
-static float bf16_dot_f32(int64_t n, const void *weights, const void *acts)
+static float bf16_dot_bf16(int64_t n, const void *weights, const void *acts)
 {
-    const uint16_t *w = weights;
-    const float *x = acts;
+    const uint16_t *w = weights, *x = acts;
     double sum = 0.0;
     int64_t i;
 
     for (i = 0; i < n; i++)
-        sum += (double)(llm_bf16_to_f32(w[i]) * x[i]);
+        sum += (double)(llm_bf16_to_f32(w[i]) * llm_bf16_to_f32(x[i]));
     return (float)sum;
 }
 
@@ -954,14 +977,16 @@ const llm_kernels llm_kernels_scalar = {
     },
     {
         [LLM_TYPE_F32] = f32_copy,
+        [LLM_TYPE_F16] = f16_quantize,
+        [LLM_TYPE_BF16] = bf16_quantize,
         [LLM_TYPE_Q8_0] = q8_0_quantize,
         [LLM_TYPE_Q8_1] = q8_1_quantize,
         [LLM_TYPE_Q8_K] = q8k_quantize,
     },
     {
         [LLM_TYPE_F32] = f32_dot_f32,
-        [LLM_TYPE_F16] = f16_dot_f32,
-        [LLM_TYPE_BF16] = bf16_dot_f32,
+        [LLM_TYPE_F16] = f16_dot_f16,
+        [LLM_TYPE_BF16] = bf16_dot_bf16,
         [LLM_TYPE_Q4_0] = q4_0_dot_q8_0,
         [LLM_TYPE_Q4_1] = q4_1_dot_q8_1,
         [LLM_TYPE_Q5_0] = q5_0_dot_q8_0,

@@ -79,7 +79,7 @@ static const uint32_t readable_types[] = {
 
 /*
  * Block geometry from ggml's type traits. Dot types are those of llama.cpp's
- * CPU backend, except that F16 and BF16 rows take F32 activations here.
+ * CPU backend.
  */
 static const struct {
     uint32_t type;
@@ -88,7 +88,7 @@ static const struct {
     uint32_t dot_type;
 } expected_types[] = {
     {LLM_TYPE_F32, "F32", 1, 4, 1, LLM_TYPE_F32},
-    {LLM_TYPE_F16, "F16", 1, 2, 1, LLM_TYPE_F32},
+    {LLM_TYPE_F16, "F16", 1, 2, 1, LLM_TYPE_F16},
     {LLM_TYPE_Q4_0, "Q4_0", 32, 18, 1, LLM_TYPE_Q8_0},
     {LLM_TYPE_Q4_1, "Q4_1", 32, 20, 1, LLM_TYPE_Q8_1},
     {LLM_TYPE_Q5_0, "Q5_0", 32, 22, 1, LLM_TYPE_Q8_0},
@@ -102,7 +102,7 @@ static const struct {
     {LLM_TYPE_Q6_K, "Q6_K", 256, 210, 1, LLM_TYPE_Q8_K},
     {LLM_TYPE_Q8_K, "Q8_K", 256, 292, 0, 0},
     {LLM_TYPE_IQ4_NL, "IQ4_NL", 32, 18, 1, LLM_TYPE_Q8_0},
-    {LLM_TYPE_BF16, "BF16", 1, 2, 1, LLM_TYPE_F32},
+    {LLM_TYPE_BF16, "BF16", 1, 2, 1, LLM_TYPE_BF16},
 };
 
 static void test_type_table(void)
@@ -800,6 +800,14 @@ static void decode_activations(uint32_t dot_type, const void *acts, const float 
         if (dot_type == LLM_TYPE_F32) {
             x_hat[i] = x[i];
             step[i] = 0.0;
+        } else if (dot_type == LLM_TYPE_F16) {
+            /* 10 stored mantissa bits: the rounding step is at most |x| * 2^-10 */
+            x_hat[i] = llm_f16_to_f32(((const uint16_t *)acts)[i]);
+            step[i] = fabs(x[i]) * 0x1p-10;
+        } else if (dot_type == LLM_TYPE_BF16) {
+            /* 7 stored mantissa bits: the rounding step is at most |x| * 2^-7 */
+            x_hat[i] = llm_bf16_to_f32(((const uint16_t *)acts)[i]);
+            step[i] = fabs(x[i]) * 0x1p-7;
         } else if (dot_type == LLM_TYPE_Q8_0) {
             const block_q8_0 *b = (const block_q8_0 *)acts + i / QK8_0;
             step[i] = llm_f16_to_f32(b->d);
@@ -826,11 +834,13 @@ static void decode_activations(uint32_t dot_type, const void *acts, const float 
  * Float rounding allowed in a dot product, in units of sum(|terms|): the
  * kernels sum n_blocks block results in float (each result a few roundings
  * away from exact), and the dequantized reference rounds each weight once.
- * F32 activations are summed in double, which leaves only those few.
+ * F32, F16 and BF16 products are summed in double, which leaves only those few.
  */
 static double float_rounding(uint32_t dot_type, int64_t n_blocks)
 {
-    return ((dot_type == LLM_TYPE_F32 ? 0 : (double)n_blocks) + 4.0) * 5.96e-8; /* 2^-24 */
+    int in_double = dot_type == LLM_TYPE_F32 || dot_type == LLM_TYPE_F16 || dot_type == LLM_TYPE_BF16;
+
+    return ((in_double ? 0 : (double)n_blocks) + 4.0) * 5.96e-8; /* 2^-24 */
 }
 
 /*
@@ -841,7 +851,7 @@ static double float_rounding(uint32_t dot_type, int64_t n_blocks)
  *  - "vs quantized x": sum(w_i * x_hat_i), the same integers the kernel
  *    multiplies. Allowed: float rounding only, so a wrongly unpacked bit or
  *    a swapped element fails here. F32 activations make the two the same,
- *    so F32, F16 and BF16 get only the first.
+ *    so F32 gets only the first.
  */
 static void check_dot(uint32_t type, int64_t n)
 {
