@@ -189,7 +189,7 @@ static int parse_args(int argc, char **argv, options *o)
     return 0;
 }
 
-/* A file mapped read-only, or read into memory where mapping is not possible. */
+/* A model file mapped read-only; an empty file maps nothing and keeps bytes NULL. */
 typedef struct {
     void *bytes;
     size_t n_bytes;

@@ -20,10 +20,10 @@
 /*
  * LOGIT_TOLERANCE: pinfer quantizes activations as llama.cpp does and keeps
  * its KV cache in F16 as llama.cpp does, so for the first steps most logits
- * agree to 1e-5. They do not stay that close: llama.cpp sums each dot
- * product in its SIMD lane order, so results differ in the last bit, and now
+ * agree to 1e-5. They do not stay that close. llama.cpp sums each dot
+ * product in its SIMD lane order, so results differ in the last bit. Now
  * and then such a bit moves a value across a rounding boundary of the F16
- * cache or of the 8-bit activation quantization. That flipped step then
+ * cache or of the 8-bit activation quantization, and the flipped value then
  * stays in the KV cache. On the fixtures one flip moves logits by up to 0.35
  * (Q2_K, Q3_K_L and Q5_K_M stories models, measured with pinfer's scalar
  * kernels), while the Llama 3 and F32 models stay within 0.05. The bound,
