@@ -618,9 +618,9 @@ static float round_f16(float x)
 
 /*
  * One query head over positions 0..n_pos-1 of its KV head:
- * out = Σ_t softmax_t(q·k_t / sqrt(head_dim)) · v_t
+ * out = Σ_t softmax_t(q·k_t / sqrt(head_dim)) · v_t. Rounds q to F16 in place.
  */
-static void attend_head(const llm_ctx *c, float *scores, float *out, const float *q, const uint16_t *k_base,
+static void attend_head(const llm_ctx *c, float *scores, float *out, float *q, const uint16_t *k_base,
                         const uint16_t *v_base, uint32_t n_pos)
 {
     const llm_hparams *hp = &c->m->hp;
@@ -629,11 +629,13 @@ static void attend_head(const llm_ctx *c, float *scores, float *out, const float
     double sum = 0.0;
     uint32_t t, i;
 
+    for (i = 0; i < hp->head_dim; i++)
+        q[i] = round_f16(q[i]);
     for (t = 0; t < n_pos; t++) {
         const uint16_t *k = k_base + t * k_stride;
         double dot = 0.0;
         for (i = 0; i < hp->head_dim; i++)
-            dot += (double)round_f16(q[i]) * llm_f16_to_f32(k[i]);
+            dot += (double)q[i] * llm_f16_to_f32(k[i]);
         scores[t] = (float)dot * scale;
         if (scores[t] > max)
             max = scores[t];

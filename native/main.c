@@ -445,8 +445,10 @@ static int run(const options *o, session *s)
 
     if (o->n_predict != 0 && generate(s, o, &t_gen, &n_generated))
         return 1;
-    if (o->display_prompt)
+    if (o->display_prompt) {
         fputc('\n', stdout);
+        fflush(stdout);
+    }
     fprintf(stderr, "# prompt: %d tokens in %.1f ms (%.1f tok/s) | generate: %d tokens in %.1f ms (%.1f tok/s)\n",
             n_prompt, t_prompt, per_second(n_prompt, t_prompt), n_generated, t_gen, per_second(n_generated, t_gen));
     return 0;
