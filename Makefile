@@ -43,6 +43,10 @@ build/pinfer: $(REL_OBJ) $(call objs,rel,$(NATIVE_SRC))
 build/asan/pinfer: $(ASAN_OBJ) $(call objs,asan,$(NATIVE_SRC))
 	$(CC) $(SAN) $^ -o $@ $(LDLIBS)
 
+# Writes synthetic Llama 3.x GGUF files for the benchmark.
+build/gen_model: $(REL_OBJ) build/rel/tools/gen_model.o
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
 build/run_tests: $(REL_OBJ) $(call objs,rel,$(TEST_SRC))
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
