@@ -4,6 +4,7 @@
 #   make test       build and run every test suite, then the same suites under
 #                   AddressSanitizer and UndefinedBehaviorSanitizer
 #   make demo       build, find or download stories260K, and generate a story
+#   make wasi       build the same CLI as a WASI command, build/pinfer.wasm
 #   make clean      remove build/
 #
 # Fixtures are read from $(PINFER_SHARED), ../shared by default.
@@ -59,6 +60,29 @@ test: build/pinfer build/run_tests build/asan/pinfer build/asan/run_tests
 
 demo: build/pinfer
 	sh examples/demo.sh
+
+# WASI: the CLI as a wasm32-wasi command. Debian's clang-19, lld-19, wasi-libc
+# and libclang-rt-19-dev-wasm32 need no sysroot flag; for wasi-sdk set
+# WASI_CC=/opt/wasi-sdk/bin/clang WASI_SYSROOT=/opt/wasi-sdk/share/wasi-sysroot.
+# Memory may grow to 4 GiB, all that wasm32 can address.
+WASI_CC       ?= clang-19
+WASI_SYSROOT  ?=
+WASI_TARGET    = --target=wasm32-wasi $(if $(WASI_SYSROOT),--sysroot=$(WASI_SYSROOT))
+WASI_CFLAGS    = $(WASI_TARGET) -O2 -msimd128 -D_WASI_EMULATED_MMAN
+WASI_LDFLAGS   = $(WASI_TARGET) -Wl,--max-memory=4294967296
+WASI_LDLIBS    = -lm -lwasi-emulated-mman
+WASI_CORE_SRC  = $(filter-out $(wildcard core/quant_avx*.c core/quant_neon.c),$(wildcard core/*.c))
+WASI_OBJ       = $(call objs,wasi,$(WASI_CORE_SRC) platform/platform_wasi.c)
+
+build/wasi/%.o: %.c $(wildcard core/*.h platform/*.h native/*.h tests/*.h)
+	@mkdir -p $(dir $@)
+	$(WASI_CC) $(WARN) $(CPPFLAGS) $(WASI_CFLAGS) -c $< -o $@
+
+build/pinfer.wasm: $(WASI_OBJ) $(call objs,wasi,$(NATIVE_SRC))
+	$(WASI_CC) $(WASI_LDFLAGS) $^ -o $@ $(WASI_LDLIBS)
+
+.PHONY: wasi
+wasi: build/pinfer.wasm
 
 clean:
 	rm -rf build

@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+// Runs a WASI command module with Node's node:wasi (WASI preview 1).
+//
+// Usage: node wasi/run_node.mjs [--dir HOST[::GUEST]] [--env NAME=VALUE]... MODULE.wasm [ARG]...
+//
+// Flags before the module follow the wasmtime CLI: --dir preopens the host
+// directory HOST as GUEST (HOST when GUEST is omitted), and --env sets one
+// environment variable (the module sees no others). The module gets its file
+// name as argv[0], then ARG...; stdio is this process's own. The exit
+// status is the module's. Node prints an ExperimentalWarning for node:wasi;
+// this script silences that one warning so stderr carries only the module's
+// lines.
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import process from 'node:process';
+
+const USAGE = 'usage: node run_node.mjs [--dir HOST[::GUEST]] [--env NAME=VALUE]... MODULE.wasm [ARG]...';
+
+function parseArgs(argv) {
+    const preopens = {};
+    const env = {};
+    let i = 0;
+    while (i < argv.length && argv[i].startsWith('--')) {
+        const eq = argv[i].indexOf('=');
+        const flag = eq < 0 ? argv[i] : argv[i].slice(0, eq);
+        let value = eq < 0 ? undefined : argv[i].slice(eq + 1);
+        if (flag !== '--dir' && flag !== '--env')
+            throw new Error(`unknown option '${argv[i]}'\n${USAGE}`);
+        if (value === undefined) {
+            if (i + 1 >= argv.length)
+                throw new Error(`option ${flag} needs a value\n${USAGE}`);
+            value = argv[++i];
+        }
+        i++;
+        if (flag === '--dir') {
+            const [host, guest] = value.split('::');
+            preopens[guest || host] = host;
+        } else {
+            const sep = value.indexOf('=');
+            if (sep <= 0)
+                throw new Error(`invalid --env '${value}': expected NAME=VALUE`);
+            env[value.slice(0, sep)] = value.slice(sep + 1);
+        }
+    }
+    if (i >= argv.length)
+        throw new Error(USAGE);
+    return { preopens, env, modulePath: argv[i], args: argv.slice(i + 1) };
+}
+
+const emitWarning = process.emitWarning;
+process.emitWarning = (warning, ...rest) => {
+    const type = typeof rest[0] === 'string' ? rest[0] : rest[0]?.type;
+    if (type === 'ExperimentalWarning' && String(warning).includes('WASI'))
+        return;
+    emitWarning.call(process, warning, ...rest);
+};
+
+async function main() {
+    let parsed;
+    try {
+        parsed = parseArgs(process.argv.slice(2));
+    } catch (e) {
+        console.error(`run_node.mjs: ${e.message}`);
+        return 2;
+    }
+    const { WASI } = await import('node:wasi');
+    const wasi = new WASI({
+        version: 'preview1',
+        args: [basename(parsed.modulePath), ...parsed.args],
+        env: parsed.env,
+        preopens: parsed.preopens,
+        returnOnExit: true,
+    });
+    const module = await WebAssembly.compile(await readFile(parsed.modulePath));
+    const instance = await WebAssembly.instantiate(module, wasi.getImportObject());
+    return wasi.start(instance) ?? 0;
+}
+
+process.exitCode = await main();
