@@ -610,6 +610,26 @@ static void rope(float *x, const float *cos_a, const float *sin_a, uint32_t n_ro
     }
 }
 
+/*
+ * F16 to F32 without branches on the common path: the exponent and mantissa
+ * bits shifted into a float are the value times 2^-112, exactly, for normal
+ * and subnormal halves alike. Infinity and NaN take the slow path.
+ */
+static float f16_to_f32_fast(uint16_t h)
+{
+    uint32_t magnitude = (uint32_t)(h & 0x7fff) << 13, sign = (uint32_t)(h & 0x8000) << 16, bits;
+    float f;
+
+    if ((h & 0x7c00) == 0x7c00)
+        return llm_f16_to_f32(h);
+    memcpy(&f, &magnitude, 4);
+    f *= 0x1p112f;
+    memcpy(&bits, &f, 4);
+    bits |= sign;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
 /* Rounds through F16, as llama.cpp does for the operands of its F16 attention products. */
 static float round_f16(float x)
 {
@@ -635,7 +655,7 @@ static void attend_head(const llm_ctx *c, float *scores, float *out, float *q, c
         const uint16_t *k = k_base + t * k_stride;
         double dot = 0.0;
         for (i = 0; i < hp->head_dim; i++)
-            dot += (double)q[i] * llm_f16_to_f32(k[i]);
+            dot += (double)q[i] * f16_to_f32_fast(k[i]);
         scores[t] = (float)dot * scale;
         if (scores[t] > max)
             max = scores[t];
@@ -650,7 +670,7 @@ static void attend_head(const llm_ctx *c, float *scores, float *out, float *q, c
         const uint16_t *v = v_base + t * v_stride;
         float p = round_f16((float)(scores[t] / sum));
         for (i = 0; i < hp->v_head_dim; i++)
-            out[i] += p * llm_f16_to_f32(v[i]);
+            out[i] += p * f16_to_f32_fast(v[i]);
     }
 }
 
