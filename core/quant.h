@@ -68,6 +68,23 @@ typedef struct {
 
 extern const llm_kernels llm_kernels_scalar;
 
+/* x86-64 only: AVX2 + FMA + F16C. */
+extern const llm_kernels llm_kernels_avx2;
+
+#define LLM_KERNELS_MAX 3 /* tables any one build may offer */
+
+/*
+ * Stores up to max_tables of the tables that this build has and this CPU can
+ * run, scalar first and fastest last, and returns how many there are.
+ */
+int llm_kernels_supported(const llm_kernels **tables, int max_tables);
+
+/* Returns the fastest table this CPU can run (llm_kernels_scalar off x86-64). */
+const llm_kernels *llm_kernels_best(void);
+
+/* Returns the table named name ("scalar", "avx2", "avx512"), or NULL when the name is unknown or this CPU lacks it. */
+const llm_kernels *llm_kernels_by_name(const char *name);
+
 /* IEEE half and bfloat16 conversions (round to nearest even). */
 float llm_f16_to_f32(uint16_t h);
 uint16_t llm_f32_to_f16(float f);

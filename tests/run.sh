@@ -1,6 +1,7 @@
 #!/bin/sh
 # Runs the test suites with the release build, then with the sanitizer build,
-# and ends with one line that sums both: "N passed, N failed".
+# then the generation suite with each SIMD kernel table, and ends with one
+# line that sums every run: "N passed, N failed".
 set -u
 status=0
 total_passed=0
@@ -28,6 +29,17 @@ run() {
 PINFER_CLI=build/pinfer run release build/run_tests "$@"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
     PINFER_CLI=build/asan/pinfer run sanitizers build/asan/run_tests "$@"
+
+# The generation suite once more with each faster kernel table this CPU
+# runs, as listed by the kernels suite of the release run.
+case " ${*:-generation} " in
+*" generation "*)
+    for table in $(sed -n 's/^# kernel tables on this CPU: //p' build/test-release.log); do
+        [ "$table" = scalar ] && continue
+        PINFER_KERNELS=$table PINFER_CLI=build/pinfer run "generation-$table" build/run_tests generation
+    done
+    ;;
+esac
 
 echo "$total_passed passed, $total_failed failed"
 exit $status

@@ -156,7 +156,25 @@ static void check_logits0(const char *case_name, const char *json_path, const fl
 struct case_ctx {
     loaded_model models;
     double worst_top8;
+    const llm_kernels *kernels; /* table for llm_ctx_new, from PINFER_KERNELS */
 };
+
+/*
+ * Returns the kernel table named by PINFER_KERNELS (scalar when unset), so
+ * that tests/run.sh can repeat this suite with every table the CPU supports.
+ * Records a failure and returns NULL for a name this CPU cannot run.
+ */
+static const llm_kernels *kernels_from_env(void)
+{
+    const char *name = getenv("PINFER_KERNELS");
+    const llm_kernels *k;
+
+    if (!name || !*name)
+        return &llm_kernels_scalar;
+    k = llm_kernels_by_name(name);
+    check(k != NULL, "generation kernels", "PINFER_KERNELS=%s is unknown or not supported by this CPU", name);
+    return k;
+}
 
 static void run_reference_case(const char *json_path, void *arg)
 {
@@ -212,6 +230,7 @@ static void run_reference_case(const char *json_path, void *arg)
     n_steps = (int)json_len(steps);
     memset(&cp, 0, sizeof cp);
     cp.n_ctx = (uint32_t)(n_ids + (int)json_len(want_greedy) + 1);
+    cp.kernels = cc->kernels;
     c = llm_ctx_new(m, &cp, &err);
     if (!c || llm_eval(c, ids, n_ids, &err) != LLM_OK) {
         check(0, case_name, "evaluation failed: %s", err.message);
@@ -356,6 +375,10 @@ void test_generation(void)
     char dir[4096];
 
     memset(&cc, 0, sizeof cc);
+    cc.kernels = kernels_from_env();
+    if (!cc.kernels)
+        return;
+    printf("# kernels %s\n", cc.kernels->name);
     snprintf(dir, sizeof dir, "%s", shared_path("reference/generation"));
     for_each_file(dir, ".json", run_reference_case, &cc);
     printf("# largest top-8 logit difference from llama.cpp: %.5f\n", cc.worst_top8);

@@ -13,6 +13,7 @@
 
 void test_gguf(void);
 void test_quant(void);
+void test_kernels(void);
 void test_vocab(void);
 void test_sampler(void);
 void test_generation(void);
@@ -24,6 +25,7 @@ static const struct {
 } suites[] = {
     {"gguf", test_gguf},
     {"quant", test_quant},
+    {"kernels", test_kernels},
     {"vocab", test_vocab},
     {"sampler", test_sampler},
     {"generation", test_generation},

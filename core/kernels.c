@@ -1,0 +1,62 @@
+/*
+ * kernels.c - picks the kernel table at start-up from what the CPU supports.
+ *
+ * On x86-64 the AVX2 table is compiled in (the Makefile builds quant_avx2.c
+ * only for x86-64 targets) and chosen through CPUID. On every other target
+ * only llm_kernels_scalar exists.
+ */
+#include <string.h>
+
+#include "quant.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define LLM_KERNELS_X86 1
+#else
+#define LLM_KERNELS_X86 0
+#endif
+
+#if LLM_KERNELS_X86
+/* Also checks that the OS saves the YMM and ZMM registers (XGETBV), not only CPUID. */
+static int cpu_has_avx2(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+}
+#endif
+
+int llm_kernels_supported(const llm_kernels **tables, int max_tables)
+{
+    int n = 0;
+
+    if (n < max_tables)
+        tables[n] = &llm_kernels_scalar;
+    n++;
+#if LLM_KERNELS_X86
+    if (cpu_has_avx2()) {
+        if (n < max_tables)
+            tables[n] = &llm_kernels_avx2;
+        n++;
+    }
+#endif
+    return n;
+}
+
+const llm_kernels *llm_kernels_best(void)
+{
+    const llm_kernels *tables[LLM_KERNELS_MAX];
+    int n = llm_kernels_supported(tables, LLM_KERNELS_MAX);
+
+    return tables[(n < LLM_KERNELS_MAX ? n : LLM_KERNELS_MAX) - 1];
+}
+
+const llm_kernels *llm_kernels_by_name(const char *name)
+{
+    const llm_kernels *tables[LLM_KERNELS_MAX];
+    int n = llm_kernels_supported(tables, LLM_KERNELS_MAX), i;
+
+    for (i = 0; i < n && i < LLM_KERNELS_MAX; i++) {
+        if (strcmp(tables[i]->name, name) == 0)
+            return tables[i];
+    }
+    return NULL;
+}

@@ -1,0 +1,598 @@
+/*
+ * quant_avx2.c - dot products and activation quantizers for x86-64 with
+ * AVX2, FMA and F16C: the table llm_kernels_avx2.
+ *
+ * Faster twins of quant_ref.c, which defines the results; tests/test_kernels.c
+ * compares every entry with its scalar twin. The Makefile compiles this file,
+ * and only this file, with -mavx2 -mfma -mf16c, so core/kernels.c hands the
+ * table out only after CPUID confirms those features.
+ *
+ * What each entry promises, relative to llm_kernels_scalar:
+ *   - Q3_K, Q4_K, Q5_K, Q6_K x Q8_K: bit-identical. Each super-block's
+ *     integer sum is exact, and blocks are scaled and summed with the same
+ *     float operations in the same order as the scalar code.
+ *   - Q4_0, Q8_0 x Q8_0: the same exact integer sum per block, but the
+ *     scaled blocks are summed in 8 float lanes, so only the float summation
+ *     order differs.
+ *   - F32 x F32, F16 x F16: the same float products summed in double, in
+ *     4 lanes.
+ *   - Q8_K and Q8_0 quantizers: bit-identical output.
+ *   - Every other entry (all dequantizers, the F32, F16, BF16 and Q8_1
+ *     activation converters, the Q2_K, Q4_1, Q5_0, Q5_1, IQ4_NL and BF16
+ *     dots) forwards to the scalar function.
+ *
+ * LIMIT: the Q4_0 and Q8_0 dots negate activation quants with vpsignb, which
+ * maps -128 to itself. The Q8_0 quantizer writes only -127..127, so only a
+ * Q8_0 activation row made elsewhere could hold -128 and get a wrong sum.
+ */
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#include "quant.h"
+#include "quant_blocks.h"
+
+/* ------------------------------------------------------------- helpers */
+
+static float half_to_float(uint16_t h)
+{
+    return _cvtsh_ss(h);
+}
+
+static int32_t sum_i32x8(__m256i v)
+{
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return _mm_cvtsi128_si32(s);
+}
+
+static float sum_f32x8(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static float max_f32x8(__m256 v)
+{
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+static __m256 abs_f32x8(__m256 v)
+{
+    return _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF)));
+}
+
+/*
+ * Int16 multipliers for the two 16-element sub-blocks 2p and 2p+1 of a
+ * 32-byte vector: the low 128 bits repeat sc[2p], the high 128 bits sc[2p+1].
+ * Lined up with the 16 pair sums of vpmaddubsw, vpmaddwd then weights each
+ * sub-block by its own scale.
+ */
+static __m256i scale_pair(__m128i sc, int p)
+{
+    const __m128i pick = _mm_add_epi8(_mm_set_epi8(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0),
+                                      _mm_set1_epi8((char)(2 * p)));
+
+    return _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc, pick));
+}
+
+/* Sum of sc[s] * bsums[s] over the 16 sub-blocks of a Q8_K block. */
+static int32_t scales_dot_bsums(__m128i sc, const int16_t bsums[16])
+{
+    __m256i b = _mm256_loadu_si256((const __m256i *)bsums);
+
+    return sum_i32x8(_mm256_madd_epi16(_mm256_cvtepi8_epi16(sc), b));
+}
+
+/*
+ * Dot product of 32 signed bytes a and b, as 8 int32 lanes. vpmaddubsw reads |a|
+ * as unsigned, so a may contain -128. b takes a's sign, so b must not contain -128.
+ */
+static __m256i dot_i8x32(__m256i a, __m256i b)
+{
+    __m256i products = _mm256_maddubs_epi16(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a));
+
+    return _mm256_madd_epi16(products, _mm256_set1_epi16(1));
+}
+
+/* ------------------------------------------------------- K-quant scales */
+
+/*
+ * Unpacks the 16 six-bit Q3_K scales (layout in quant_blocks.h above
+ * q3k_unpack_scales) as 16 int8 in -32..31, four at a time from 32-bit
+ * words: word 0 (bytes 0..3) and word 1 (bytes 4..7) give the low nibbles,
+ * word 2 (bytes 8..11) gives two high bits per scale.
+ */
+static __m128i q3k_scales(const uint8_t packed[12])
+{
+    uint32_t w[3], sc[4];
+
+    memcpy(w, packed, sizeof w);
+    sc[0] = (w[0] & 0x0F0F0F0F) | ((w[2] & 0x03030303) << 4);
+    sc[1] = (w[1] & 0x0F0F0F0F) | (((w[2] >> 2) & 0x03030303) << 4);
+    sc[2] = ((w[0] >> 4) & 0x0F0F0F0F) | (((w[2] >> 4) & 0x03030303) << 4);
+    sc[3] = ((w[1] >> 4) & 0x0F0F0F0F) | (((w[2] >> 6) & 0x03030303) << 4);
+    return _mm_sub_epi8(_mm_loadu_si128((const __m128i *)sc), _mm_set1_epi8(32));
+}
+
+/*
+ * Unpacks the 8 scales and 8 mins of a Q4_K or Q5_K block (layout in
+ * quant_blocks.h above q4k_unpack_scales) from three 32-bit words.
+ */
+static void q4k_scales(const uint8_t packed[12], uint8_t sc[8], uint8_t mn[8])
+{
+    uint32_t w[3], s[2], m[2];
+
+    memcpy(w, packed, sizeof w);
+    s[0] = w[0] & 0x3F3F3F3F;
+    m[0] = w[1] & 0x3F3F3F3F;
+    s[1] = (w[2] & 0x0F0F0F0F) | (((w[0] >> 6) & 0x03030303) << 4);
+    m[1] = ((w[2] >> 4) & 0x0F0F0F0F) | (((w[1] >> 6) & 0x03030303) << 4);
+    memcpy(sc, s, sizeof s);
+    memcpy(mn, m, sizeof m);
+}
+
+/* Sum of mn[s] * (bsums[2s] + bsums[2s + 1]): the mins term of Q4_K and Q5_K. */
+static int32_t mins_dot_bsums(const uint8_t mn[8], const int16_t bsums[16])
+{
+    const __m128i twice = _mm_set_epi8(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+    __m128i m = _mm_shuffle_epi8(_mm_loadl_epi64((const __m128i *)mn), twice);
+    __m256i b = _mm256_loadu_si256((const __m256i *)bsums);
+
+    return sum_i32x8(_mm256_madd_epi16(_mm256_cvtepu8_epi16(m), b));
+}
+
+/* ------------------------------------------------- K-quants x Q8_K dots */
+
+/*
+ * Q3_K x Q8_K. With u = q + 4 in 0..7 (2 low bits plus 4 when the hmask bit
+ * is set), sum sc * q * x = sum sc * u * x - 4 * sum sc * bsum, so vpmaddubsw
+ * can take u as its unsigned operand.
+ */
+static float q3k_dot_q8k_avx2(int64_t n, const void *weights, const void *acts)
+{
+    const block_q3k *w = weights;
+    const block_q8k *x = acts;
+    const __m256i low2 = _mm256_set1_epi8(3);
+    float sum = 0.0f;
+    int64_t ib;
+
+    for (ib = 0; ib < n / QK_K; ib++) {
+        __m128i sc = q3k_scales(w[ib].scales);
+        __m256i hmask = _mm256_loadu_si256((const __m256i *)w[ib].hmask);
+        __m256i acc = _mm256_setzero_si256();
+        int32_t sum_q;
+        int h, k;
+
+        for (h = 0; h < 2; h++) {
+            __m256i qs = _mm256_loadu_si256((const __m256i *)(w[ib].qs + 32 * h));
+            for (k = 0; k < 4; k++) {
+                /* elements 128h + 32k .. +31: sub-blocks 8h + 2k and 8h + 2k + 1 */
+                __m256i bit = _mm256_set1_epi8((char)(1 << (4 * h + k)));
+                __m256i high = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hmask, bit), bit),
+                                                _mm256_set1_epi8(4));
+                __m256i u = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qs, 2 * k), low2), high);
+                __m256i xq = _mm256_loadu_si256((const __m256i *)(x[ib].qs + 128 * h + 32 * k));
+                __m256i products = _mm256_maddubs_epi16(u, xq);
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(products, scale_pair(sc, 4 * h + k)));
+            }
+        }
+        sum_q = sum_i32x8(acc) - 4 * scales_dot_bsums(sc, x[ib].bsums);
+        sum += half_to_float(w[ib].d) * x[ib].d * sum_q;
+    }
+    return sum;
+}
+
+/* Q6_K x Q8_K. q + 32 is the unsigned 6-bit code u, so sum sc*q*x = sum sc*u*x - 32 * sum sc * bsum. */
+static float q6k_dot_q8k_avx2(int64_t n, const void *weights, const void *acts)
+{
+    const block_q6k *w = weights;
+    const block_q8k *x = acts;
+    const __m256i low4 = _mm256_set1_epi8(0x0F), bits45 = _mm256_set1_epi8(0x30);
+    float sum = 0.0f;
+    int64_t ib;
+
+    for (ib = 0; ib < n / QK_K; ib++) {
+        __m128i sc = _mm_loadu_si128((const __m128i *)w[ib].scales);
+        __m256i acc = _mm256_setzero_si256();
+        int32_t sum_q;
+        int h, k;
+
+        for (h = 0; h < 2; h++) {
+            __m256i ql0 = _mm256_loadu_si256((const __m256i *)(w[ib].ql + 64 * h));
+            __m256i ql1 = _mm256_loadu_si256((const __m256i *)(w[ib].ql + 64 * h + 32));
+            __m256i qh = _mm256_loadu_si256((const __m256i *)(w[ib].qh + 32 * h));
+            /* element 128h + 32k + l: nibble of ql0 (k even) or ql1 (k odd), high bits 2k..2k+1 of qh */
+            __m256i u[4];
+            u[0] = _mm256_or_si256(_mm256_and_si256(ql0, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), bits45));
+            u[1] = _mm256_or_si256(_mm256_and_si256(ql1, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), bits45));
+            u[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4), _mm256_and_si256(qh, bits45));
+            u[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
+                                   _mm256_and_si256(_mm256_srli_epi16(qh, 2), bits45));
+            for (k = 0; k < 4; k++) {
+                __m256i xq = _mm256_loadu_si256((const __m256i *)(x[ib].qs + 128 * h + 32 * k));
+                __m256i products = _mm256_maddubs_epi16(u[k], xq);
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(products, scale_pair(sc, 4 * h + k)));
+            }
+        }
+        sum_q = sum_i32x8(acc) - 32 * scales_dot_bsums(sc, x[ib].bsums);
+        sum += half_to_float(w[ib].d) * x[ib].d * sum_q;
+    }
+    return sum;
+}
+
+/*
+ * Sum over the 8 sub-blocks of sc[s] * dot(u, x), where u holds the unsigned
+ * quants of one Q4_K or Q5_K block in element order, 32 per vector.
+ */
+static int32_t q4k_q5k_sum_q(const __m256i u[8], const uint8_t sc[8], const int8_t *xq)
+{
+    __m256i acc = _mm256_setzero_si256();
+    int s;
+
+    for (s = 0; s < 8; s++) {
+        __m256i products = _mm256_maddubs_epi16(u[s], _mm256_loadu_si256((const __m256i *)(xq + 32 * s)));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(products, _mm256_set1_epi16(sc[s])));
+    }
+    return sum_i32x8(acc);
+}
+
+/* Same float expression as the scalar q4k_q5k_dot_block, so the result is bit-identical. */
+static float q4k_q5k_scale_block(uint16_t d_half, uint16_t dmin_half, int32_t sum_q, int32_t sum_min, float x_d)
+{
+    return half_to_float(d_half) * x_d * sum_q - half_to_float(dmin_half) * x_d * sum_min;
+}
+
+static float q4k_dot_q8k_avx2(int64_t n, const void *weights, const void *acts)
+{
+    const block_q4k *w = weights;
+    const block_q8k *x = acts;
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    float sum = 0.0f;
+    int64_t ib;
+
+    for (ib = 0; ib < n / QK_K; ib++) {
+        uint8_t sc[8], mn[8];
+        __m256i u[8];
+        int c;
+
+        q4k_scales(w[ib].scales, sc, mn);
+        for (c = 0; c < 4; c++) {
+            /* qs[32c + l]: low nibble is element 64c + l, high nibble element 64c + 32 + l */
+            __m256i qs = _mm256_loadu_si256((const __m256i *)(w[ib].qs + 32 * c));
+            u[2 * c] = _mm256_and_si256(qs, low4);
+            u[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(qs, 4), low4);
+        }
+        sum += q4k_q5k_scale_block(w[ib].d, w[ib].dmin, q4k_q5k_sum_q(u, sc, x[ib].qs),
+                                   mins_dot_bsums(mn, x[ib].bsums), x[ib].d);
+    }
+    return sum;
+}
+
+static float q5k_dot_q8k_avx2(int64_t n, const void *weights, const void *acts)
+{
+    const block_q5k *w = weights;
+    const block_q8k *x = acts;
+    const __m256i low4 = _mm256_set1_epi8(0x0F), bit4 = _mm256_set1_epi8(0x10);
+    float sum = 0.0f;
+    int64_t ib;
+
+    for (ib = 0; ib < n / QK_K; ib++) {
+        uint8_t sc[8], mn[8];
+        __m256i qh = _mm256_loadu_si256((const __m256i *)w[ib].qh);
+        __m256i u[8];
+        int c, s;
+
+        q4k_scales(w[ib].scales, sc, mn);
+        for (c = 0; c < 4; c++) {
+            __m256i qs = _mm256_loadu_si256((const __m256i *)(w[ib].qs + 32 * c));
+            u[2 * c] = _mm256_and_si256(qs, low4);
+            u[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(qs, 4), low4);
+        }
+        for (s = 0; s < 8; s++) {
+            /* bit 4 of element 32s + l is bit s of qh[l] */
+            __m256i bit = _mm256_set1_epi8((char)(1 << s));
+            __m256i high = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, bit), bit), bit4);
+            u[s] = _mm256_or_si256(u[s], high);
+        }
+        sum += q4k_q5k_scale_block(w[ib].d, w[ib].dmin, q4k_q5k_sum_q(u, sc, x[ib].qs),
+                                   mins_dot_bsums(mn, x[ib].bsums), x[ib].d);
+    }
+    return sum;
+}
+
+/* ------------------------------------------------- 32-element blocks x Q8_0 */
+
+/* Q4_0 x Q8_0: q = nibble - 8, and qs[j] stores element j (low nibble) and j + 16 (high nibble). */
+static float q4_0_dot_q8_0_avx2(int64_t n, const void *weights, const void *acts)
+{
+    const block_q4_0 *w = weights;
+    const block_q8_0 *x = acts;
+    const __m256i low4 = _mm256_set1_epi8(0x0F), eight = _mm256_set1_epi8(8);
+    __m256 acc = _mm256_setzero_ps();
+    int64_t ib;
+
+    for (ib = 0; ib < n / QK4_0; ib++) {
+        __m128i packed = _mm_loadu_si128((const __m128i *)w[ib].qs);
+        __m256i nibbles = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
+        __m256i q = _mm256_sub_epi8(_mm256_and_si256(nibbles, low4), eight);
+        __m256i xq = _mm256_loadu_si256((const __m256i *)x[ib].qs);
+        __m256 d = _mm256_set1_ps(half_to_float(w[ib].d) * half_to_float(x[ib].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8x32(q, xq)), acc);
+    }
+    return sum_f32x8(acc);
+}
+
+static float q8_0_dot_q8_0_avx2(int64_t n, const void *weights, const void *acts)
+{
+    const block_q8_0 *w = weights;
+    const block_q8_0 *x = acts;
+    __m256 acc = _mm256_setzero_ps();
+    int64_t ib;
+
+    for (ib = 0; ib < n / QK8_0; ib++) {
+        __m256i wq = _mm256_loadu_si256((const __m256i *)w[ib].qs);
+        __m256i xq = _mm256_loadu_si256((const __m256i *)x[ib].qs);
+        __m256 d = _mm256_set1_ps(half_to_float(w[ib].d) * half_to_float(x[ib].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8x32(wq, xq)), acc);
+    }
+    return sum_f32x8(acc);
+}
+
+/* ---------------------------------------------------------- float rows */
+
+/*
+ * F32 and F16 rows: each product is rounded to float as in the scalar code
+ * (F16 products are exact), then summed in double. The tail of fewer than 8 elements is done one by one.
+ */
+static void add_products_f64(__m256 products, __m256d *acc_lo, __m256d *acc_hi)
+{
+    *acc_lo = _mm256_add_pd(*acc_lo, _mm256_cvtps_pd(_mm256_castps256_ps128(products)));
+    *acc_hi = _mm256_add_pd(*acc_hi, _mm256_cvtps_pd(_mm256_extractf128_ps(products, 1)));
+}
+
+static double sum_f64x4(__m256d v)
+{
+    __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+
+    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+
+static float f32_dot_f32_avx2(int64_t n, const void *weights, const void *acts)
+{
+    const float *w = weights, *x = acts;
+    __m256d acc_lo = _mm256_setzero_pd(), acc_hi = _mm256_setzero_pd();
+    double sum;
+    int64_t i;
+
+    for (i = 0; i + 8 <= n; i += 8)
+        add_products_f64(_mm256_mul_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i)), &acc_lo, &acc_hi);
+    sum = sum_f64x4(_mm256_add_pd(acc_lo, acc_hi));
+    for (; i < n; i++)
+        sum += (double)(w[i] * x[i]);
+    return (float)sum;
+}
+
+/* F16 x F16: the product of two halves is exact in float. */
+static float f16_dot_f16_avx2(int64_t n, const void *weights, const void *acts)
+{
+    const uint16_t *w = weights, *x = acts;
+    __m256d acc_lo = _mm256_setzero_pd(), acc_hi = _mm256_setzero_pd();
+    double sum;
+    int64_t i;
+
+    for (i = 0; i + 8 <= n; i += 8) {
+        __m256 wf = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i)));
+        __m256 xf = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i)));
+        add_products_f64(_mm256_mul_ps(wf, xf), &acc_lo, &acc_hi);
+    }
+    sum = sum_f64x4(_mm256_add_pd(acc_lo, acc_hi));
+    for (; i < n; i++)
+        sum += (double)(half_to_float(w[i]) * half_to_float(x[i]));
+    return (float)sum;
+}
+
+/* ------------------------------------------------ activation quantizers */
+
+/* Largest |x| of n (a multiple of 8) values; NaN lanes are skipped because vmaxps returns its second operand. */
+static float max_abs_avx2(const float *x, int n)
+{
+    __m256 amax = _mm256_setzero_ps();
+    int j;
+
+    for (j = 0; j < n; j += 8)
+        amax = _mm256_max_ps(abs_f32x8(_mm256_loadu_ps(x + j)), amax);
+    return max_f32x8(amax);
+}
+
+/* NaN becomes 0, then the value is clamped to -127..127, as in the scalar rounding helpers. */
+static __m256 clamp_int8_range(__m256 v)
+{
+    v = _mm256_and_ps(v, _mm256_cmp_ps(v, v, _CMP_ORD_Q));
+    return _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(-127.0f)), _mm256_set1_ps(127.0f));
+}
+
+/* Packs 4 x 8 int32 in -127..127 to 32 int8 in element order. */
+static __m256i pack_i32_to_i8(__m256i a, __m256i b, __m256i c, __m256i d)
+{
+    __m256i packed = _mm256_packs_epi16(_mm256_packs_epi32(a, b), _mm256_packs_epi32(c, d));
+
+    /* the two pack steps interleave 128-bit lanes: dwords come out in order 0 4 1 5 2 6 3 7 */
+    return _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/*
+ * Q8_K with the scalar rules: the first element of largest magnitude maps to
+ * exactly -127, quants round half to even (vroundps in nearest mode), and d
+ * is a float.
+ */
+static void q8k_quantize_avx2(const float *src, void *dst, int64_t n)
+{
+    block_q8k *y = dst;
+    int64_t ib;
+    int j, g;
+
+    for (ib = 0; ib < n / QK_K; ib++, src += QK_K) {
+        float amax = max_abs_avx2(src, QK_K), max = 0.0f, inv_d;
+        __m256 scale;
+
+        if (amax == 0.0f) {
+            memset(&y[ib], 0, sizeof y[ib]);
+            continue;
+        }
+        for (j = 0; j < QK_K; j++) {
+            if (fabsf(src[j]) == amax) {
+                max = src[j];
+                break;
+            }
+        }
+        inv_d = -127.0f / max;
+        scale = _mm256_set1_ps(inv_d);
+        for (g = 0; g < QK_K / 32; g++) {
+            __m256i q[4];
+            int v;
+            for (v = 0; v < 4; v++) {
+                __m256 scaled = _mm256_mul_ps(scale, _mm256_loadu_ps(src + 32 * g + 8 * v));
+                __m256 rounded = _mm256_round_ps(clamp_int8_range(scaled), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+                q[v] = _mm256_cvtps_epi32(rounded);
+            }
+            y[ib].bsums[2 * g] = (int16_t)sum_i32x8(_mm256_add_epi32(q[0], q[1]));
+            y[ib].bsums[2 * g + 1] = (int16_t)sum_i32x8(_mm256_add_epi32(q[2], q[3]));
+            _mm256_storeu_si256((__m256i *)(y[ib].qs + 32 * g), pack_i32_to_i8(q[0], q[1], q[2], q[3]));
+        }
+        y[ib].d = 1.0f / inv_d;
+    }
+}
+
+/*
+ * Rounds half away from zero, as roundf: truncate, then step one away from
+ * zero when the dropped fraction (exact, v - trunc(v)) is at least 0.5.
+ */
+static __m256 round_half_away(__m256 v)
+{
+    __m256 truncated = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __m256 fraction = abs_f32x8(_mm256_sub_ps(v, truncated));
+    __m256 sign_one = _mm256_or_ps(_mm256_set1_ps(1.0f), _mm256_and_ps(v, _mm256_set1_ps(-0.0f)));
+    __m256 step = _mm256_and_ps(_mm256_cmp_ps(fraction, _mm256_set1_ps(0.5f), _CMP_GE_OQ), sign_one);
+
+    return _mm256_add_ps(truncated, step);
+}
+
+/* Q8_0 with the scalar rules: d = max|x| / 127 rounded to half, quants from the float d, half away from zero. */
+static void q8_0_quantize_avx2(const float *src, void *dst, int64_t n)
+{
+    block_q8_0 *y = dst;
+    int64_t ib;
+    int v;
+
+    for (ib = 0; ib < n / QK8_0; ib++, src += QK8_0) {
+        float d = max_abs_avx2(src, QK8_0) / 127.0f;
+        __m256 scale = _mm256_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
+        __m256i q[4];
+
+        y[ib].d = llm_f32_to_f16(d);
+        for (v = 0; v < 4; v++) {
+            __m256 scaled = _mm256_mul_ps(_mm256_loadu_ps(src + 8 * v), scale);
+            q[v] = _mm256_cvtps_epi32(clamp_int8_range(round_half_away(scaled)));
+        }
+        _mm256_storeu_si256((__m256i *)y[ib].qs, pack_i32_to_i8(q[0], q[1], q[2], q[3]));
+    }
+}
+
+/* --------------------------------------------- entries left to the scalar code */
+
+#define FORWARD_DEQUANTIZE(name, type)                              \
+    static void name(const void *src, float *dst, int64_t n)       \
+    {                                                               \
+        llm_kernels_scalar.dequantize[type](src, dst, n);          \
+    }
+#define FORWARD_QUANTIZE(name, type)                                \
+    static void name(const float *src, void *dst, int64_t n)       \
+    {                                                               \
+        llm_kernels_scalar.quantize[type](src, dst, n);            \
+    }
+#define FORWARD_DOT(name, type)                                     \
+    static float name(int64_t n, const void *weights, const void *acts) \
+    {                                                               \
+        return llm_kernels_scalar.dot[type](n, weights, acts);      \
+    }
+
+FORWARD_DEQUANTIZE(f32_dequantize_scalar, LLM_TYPE_F32)
+FORWARD_DEQUANTIZE(f16_dequantize_scalar, LLM_TYPE_F16)
+FORWARD_DEQUANTIZE(bf16_dequantize_scalar, LLM_TYPE_BF16)
+FORWARD_DEQUANTIZE(q4_0_dequantize_scalar, LLM_TYPE_Q4_0)
+FORWARD_DEQUANTIZE(q4_1_dequantize_scalar, LLM_TYPE_Q4_1)
+FORWARD_DEQUANTIZE(q5_0_dequantize_scalar, LLM_TYPE_Q5_0)
+FORWARD_DEQUANTIZE(q5_1_dequantize_scalar, LLM_TYPE_Q5_1)
+FORWARD_DEQUANTIZE(q8_0_dequantize_scalar, LLM_TYPE_Q8_0)
+FORWARD_DEQUANTIZE(q2k_dequantize_scalar, LLM_TYPE_Q2_K)
+FORWARD_DEQUANTIZE(q3k_dequantize_scalar, LLM_TYPE_Q3_K)
+FORWARD_DEQUANTIZE(q4k_dequantize_scalar, LLM_TYPE_Q4_K)
+FORWARD_DEQUANTIZE(q5k_dequantize_scalar, LLM_TYPE_Q5_K)
+FORWARD_DEQUANTIZE(q6k_dequantize_scalar, LLM_TYPE_Q6_K)
+FORWARD_DEQUANTIZE(iq4nl_dequantize_scalar, LLM_TYPE_IQ4_NL)
+FORWARD_QUANTIZE(f32_copy_scalar, LLM_TYPE_F32)
+FORWARD_QUANTIZE(f16_quantize_scalar, LLM_TYPE_F16)
+FORWARD_QUANTIZE(bf16_quantize_scalar, LLM_TYPE_BF16)
+FORWARD_QUANTIZE(q8_1_quantize_scalar, LLM_TYPE_Q8_1)
+FORWARD_DOT(bf16_dot_bf16_scalar, LLM_TYPE_BF16)
+FORWARD_DOT(q4_1_dot_q8_1_scalar, LLM_TYPE_Q4_1)
+FORWARD_DOT(q5_0_dot_q8_0_scalar, LLM_TYPE_Q5_0)
+FORWARD_DOT(q5_1_dot_q8_1_scalar, LLM_TYPE_Q5_1)
+FORWARD_DOT(q2k_dot_q8k_scalar, LLM_TYPE_Q2_K)
+FORWARD_DOT(iq4nl_dot_q8_0_scalar, LLM_TYPE_IQ4_NL)
+
+/* ---------------------------------------------------------------- table */
+
+const llm_kernels llm_kernels_avx2 = {
+    "avx2",
+    {
+        [LLM_TYPE_F32] = f32_dequantize_scalar,
+        [LLM_TYPE_F16] = f16_dequantize_scalar,
+        [LLM_TYPE_BF16] = bf16_dequantize_scalar,
+        [LLM_TYPE_Q4_0] = q4_0_dequantize_scalar,
+        [LLM_TYPE_Q4_1] = q4_1_dequantize_scalar,
+        [LLM_TYPE_Q5_0] = q5_0_dequantize_scalar,
+        [LLM_TYPE_Q5_1] = q5_1_dequantize_scalar,
+        [LLM_TYPE_Q8_0] = q8_0_dequantize_scalar,
+        [LLM_TYPE_Q2_K] = q2k_dequantize_scalar,
+        [LLM_TYPE_Q3_K] = q3k_dequantize_scalar,
+        [LLM_TYPE_Q4_K] = q4k_dequantize_scalar,
+        [LLM_TYPE_Q5_K] = q5k_dequantize_scalar,
+        [LLM_TYPE_Q6_K] = q6k_dequantize_scalar,
+        [LLM_TYPE_IQ4_NL] = iq4nl_dequantize_scalar,
+    },
+    {
+        [LLM_TYPE_F32] = f32_copy_scalar,
+        [LLM_TYPE_F16] = f16_quantize_scalar,
+        [LLM_TYPE_BF16] = bf16_quantize_scalar,
+        [LLM_TYPE_Q8_0] = q8_0_quantize_avx2,
+        [LLM_TYPE_Q8_1] = q8_1_quantize_scalar,
+        [LLM_TYPE_Q8_K] = q8k_quantize_avx2,
+    },
+    {
+        [LLM_TYPE_F32] = f32_dot_f32_avx2,
+        [LLM_TYPE_F16] = f16_dot_f16_avx2,
+        [LLM_TYPE_BF16] = bf16_dot_bf16_scalar,
+        [LLM_TYPE_Q4_0] = q4_0_dot_q8_0_avx2,
+        [LLM_TYPE_Q4_1] = q4_1_dot_q8_1_scalar,
+        [LLM_TYPE_Q5_0] = q5_0_dot_q8_0_scalar,
+        [LLM_TYPE_Q5_1] = q5_1_dot_q8_1_scalar,
+        [LLM_TYPE_Q8_0] = q8_0_dot_q8_0_avx2,
+        [LLM_TYPE_Q2_K] = q2k_dot_q8k_scalar,
+        [LLM_TYPE_Q3_K] = q3k_dot_q8k_avx2,
+        [LLM_TYPE_Q4_K] = q4k_dot_q8k_avx2,
+        [LLM_TYPE_Q5_K] = q5k_dot_q8k_avx2,
+        [LLM_TYPE_Q6_K] = q6k_dot_q8k_avx2,
+        [LLM_TYPE_IQ4_NL] = iq4nl_dot_q8_0_scalar,
+    },
+};
