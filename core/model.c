@@ -119,6 +119,11 @@ static int read_hparams(llm_model *m, llm_error *err)
                         "%s: embedding_length %u, block_count %u, feed_forward_length %u, head_count %u, "
                         "context_length %u: expected all above 0",
                         f->name, hp->n_embd, hp->n_layers, hp->n_ff, hp->n_heads, hp->n_ctx_train);
+    if (!gguf_find(f, "llama.attention.key_length") && hp->n_embd % hp->n_heads != 0)
+        return llm_fail(err,
+                        "%s: embedding_length %u is not a multiple of head_count %u, and no "
+                        "attention.key_length gives the head size",
+                        f->name, hp->n_embd, hp->n_heads);
     if (hp->n_layers > MAX_LAYERS)
         return llm_fail(err, "%s: block_count is %u, expected at most %d", f->name, hp->n_layers, MAX_LAYERS);
     if (read_u32_key(f, "llama.attention.head_count_kv", &hp->n_kv_heads, 0, hp->n_heads, err) ||

@@ -15,6 +15,7 @@ void test_gguf(void);
 void test_quant(void);
 void test_kernels(void);
 void test_vocab(void);
+void test_model(void);
 void test_sampler(void);
 void test_generation(void);
 void test_cli(void);
@@ -27,6 +28,7 @@ static const struct {
     {"quant", test_quant},
     {"kernels", test_kernels},
     {"vocab", test_vocab},
+    {"model", test_model},
     {"sampler", test_sampler},
     {"generation", test_generation},
     {"cli", test_cli},
