@@ -4,6 +4,7 @@
 #   make test       build and run every test suite, then the same suites under
 #                   AddressSanitizer and UndefinedBehaviorSanitizer
 #   make demo       build, find or download stories260K, and generate a story
+#   make bench      pinfer against llama.cpp on synthetic 8B and 1B models (BENCH.md)
 #   make wasi       build the same CLI as a WASI command, build/pinfer.wasm
 #   make clean      remove build/
 #
@@ -36,7 +37,7 @@ SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fram
 
 build/rel/core/quant_avx2.o build/asan/core/quant_avx2.o: ISA_FLAGS = -mavx2 -mfma -mf16c -ffp-contract=off
 
-.PHONY: all test demo clean
+.PHONY: all test demo bench clean
 all: build/pinfer
 
 build/rel/%.o: %.c $(wildcard core/*.h platform/*.h tests/*.h)
@@ -57,6 +58,10 @@ build/asan/pinfer: $(ASAN_OBJ) $(call objs,asan,$(NATIVE_SRC))
 build/gen_model: $(REL_OBJ) build/rel/tools/gen_model.o
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
+build/membw: tools/membw.c
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CPPFLAGS) -O2 $< -o $@ $(LDLIBS)
+
 build/run_tests: $(REL_OBJ) $(call objs,rel,$(TEST_SRC))
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
@@ -69,6 +74,10 @@ test: build/pinfer build/run_tests build/asan/pinfer build/asan/run_tests
 
 demo: build/pinfer
 	sh examples/demo.sh
+
+# Not part of test: it writes about 5 GiB of models and runs for about 15 minutes.
+bench: build/pinfer build/gen_model build/membw
+	sh bench/run.sh
 
 # WASI: the CLI as a wasm32-wasi command. Debian's clang-19, lld-19, wasi-libc
 # and libclang-rt-19-dev-wasm32 need no sysroot flag; for wasi-sdk set
