@@ -4,6 +4,7 @@
 #   make test       build and run every test suite, then the same suites under
 #                   AddressSanitizer and UndefinedBehaviorSanitizer
 #   make demo       build, find or download stories260K, and generate a story
+#   make fuzz       run each libFuzzer target for FUZZ_SECONDS (60) with clang
 #   make bench      pinfer against llama.cpp on synthetic 8B and 1B models (BENCH.md)
 #   make wasi       build the same CLI as a WASI command, build/pinfer.wasm
 #   make clean      remove build/
@@ -101,6 +102,31 @@ build/pinfer.wasm: $(WASI_OBJ) $(call objs,wasi,$(NATIVE_SRC))
 
 .PHONY: wasi
 wasi: build/pinfer.wasm
+
+# Fuzzing: libFuzzer with clang, the core instrumented for coverage, ASan and UBSan.
+FUZZ_CC     ?= clang-19
+FUZZ_SAN     = -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_OBJ     = $(call objs,fuzz,$(CORE_SRC))
+FUZZ_TARGETS = build/fuzz/fuzz_model build/fuzz/fuzz_vocab build/fuzz/fuzz_prompt
+
+build/fuzz/core/quant_avx2.o: ISA_FLAGS = -mavx2 -mfma -mf16c -ffp-contract=off
+
+# Coverage feedback comes from the parsers; the kernels' inner loops only slow each run down.
+FUZZ_COV = -fsanitize=fuzzer-no-link
+build/fuzz/core/quant_ref.o build/fuzz/core/quant_avx2.o: FUZZ_COV =
+
+build/fuzz/%.o: %.c $(wildcard core/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(WARN) $(CPPFLAGS) -g -O1 $(FUZZ_COV) $(FUZZ_SAN) $(ISA_FLAGS) -c $< -o $@
+
+.SECONDARY: $(FUZZ_OBJ)
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
+	$(FUZZ_CC) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer $(FUZZ_SAN) $^ -o $@ -lm
+
+.PHONY: fuzz
+fuzz: $(FUZZ_TARGETS)
+	sh tests/fuzz/run.sh
 
 clean:
 	rm -rf build
