@@ -87,9 +87,9 @@ bench: build/pinfer build/gen_model build/membw
 WASI_CC       ?= clang-19
 WASI_SYSROOT  ?=
 WASI_TARGET    = --target=wasm32-wasi $(if $(WASI_SYSROOT),--sysroot=$(WASI_SYSROOT))
-WASI_CFLAGS    = $(WASI_TARGET) -O2 -msimd128 -D_WASI_EMULATED_MMAN
+WASI_CFLAGS    = $(WASI_TARGET) -O2 -msimd128 -Inative
 WASI_LDFLAGS   = $(WASI_TARGET) -Wl,--max-memory=4294967296
-WASI_LDLIBS    = -lm -lwasi-emulated-mman
+WASI_LDLIBS    = -lm
 WASI_CORE_SRC  = $(filter-out $(wildcard core/quant_avx*.c core/quant_neon.c),$(wildcard core/*.c))
 WASI_OBJ       = $(call objs,wasi,$(WASI_CORE_SRC) platform/platform_wasi.c)
 
@@ -97,7 +97,7 @@ build/wasi/%.o: %.c $(wildcard core/*.h platform/*.h native/*.h tests/*.h)
 	@mkdir -p $(dir $@)
 	$(WASI_CC) $(WARN) $(CPPFLAGS) $(WASI_CFLAGS) -c $< -o $@
 
-build/pinfer.wasm: $(WASI_OBJ) $(call objs,wasi,$(NATIVE_SRC))
+build/pinfer.wasm: $(WASI_OBJ) build/wasi/native/cli.o build/wasi/wasi/main.o
 	$(WASI_CC) $(WASI_LDFLAGS) $^ -o $@ $(WASI_LDLIBS)
 
 .PHONY: wasi

@@ -5,7 +5,7 @@ Usage: run_wasmtime.py [--dir HOST[::GUEST]] [--env NAME=VALUE]... MODULE.wasm [
 
 Flags before the module follow the wasmtime CLI: --dir preopens the host
 directory HOST as GUEST (HOST when GUEST is omitted), and --env sets one
-environment variable (the module sees no others). The module gets its file
+environment variable (the module gets no others). The module gets its file
 name as argv[0], then ARG...; stdin, stdout and stderr are this process's own. The exit status is the module's (proc_exit or 0 when
 _start returns); a trap prints wasmtime's message and exits with 134.
 
@@ -47,9 +47,15 @@ def parse_args(argv):
 
 
 def run(dirs, env, module_path, args):
-    engine = wasmtime.Engine()
+    config = wasmtime.Config()
+    config.cache = True  # compiled code is kept in wasmtime's cache directory, so later runs skip Cranelift
+    engine = wasmtime.Engine(config)
     store = wasmtime.Store(engine)
-    module = wasmtime.Module.from_file(engine, module_path)
+    try:
+        module = wasmtime.Module.from_file(engine, module_path)
+    except OSError as e:
+        print(f"run_wasmtime.py: cannot read the module {module_path}: {e.strerror}", file=sys.stderr)
+        return 2
 
     wasi = wasmtime.WasiConfig()
     wasi.argv = [module_path.rsplit("/", 1)[-1]] + args
