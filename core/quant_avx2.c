@@ -77,7 +77,7 @@ static __m256 abs_f32x8(__m256 v)
  * Lined up with the 16 pair sums of vpmaddubsw, vpmaddwd then weights each
  * sub-block by its own scale.
  */
-static __m256i scale_pair(__m128i sc, int p)
+static inline __m256i scale_pair(__m128i sc, int p)
 {
     const __m128i pick = _mm_add_epi8(_mm_set_epi8(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0),
                                       _mm_set1_epi8((char)(2 * p)));
@@ -154,6 +154,23 @@ static int32_t mins_dot_bsums(const uint8_t mn[8], const int16_t bsums[16])
 /* ------------------------------------------------- K-quants x Q8_K dots */
 
 /*
+ * Adds sc[s] * dot(u, x) for the 32 elements 32j .. 32j + 31 of a Q3_K block
+ * (sub-blocks 2j and 2j + 1) to acc, where u = q + 4 is built from bits
+ * 2(j % 4)..2(j % 4) + 1 of qs (the 32 bytes of its half) and bit j of hmask.
+ * Written for constant j, so that every shift count and mask is an immediate.
+ */
+static inline __m256i q3k_add_quarter(__m256i acc, __m256i qs, __m256i hmask, __m128i sc, const int8_t *xq, int j)
+{
+    __m256i bit = _mm256_set1_epi8((char)(1 << j));
+    __m256i high = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hmask, bit), bit), _mm256_set1_epi8(4));
+    __m256i low = _mm256_and_si256(_mm256_srli_epi16(qs, 2 * (j % 4)), _mm256_set1_epi8(3));
+    __m256i u = _mm256_or_si256(low, high);
+    __m256i products = _mm256_maddubs_epi16(u, _mm256_loadu_si256((const __m256i *)(xq + 32 * j)));
+
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(products, scale_pair(sc, j)));
+}
+
+/*
  * Q3_K x Q8_K. With u = q + 4 in 0..7 (2 low bits plus 4 when the hmask bit
  * is set), sum sc * q * x = sum sc * u * x - 4 * sum sc * bsum, so vpmaddubsw
  * can take u as its unsigned operand.
@@ -162,30 +179,26 @@ static float q3k_dot_q8k_avx2(int64_t n, const void *weights, const void *acts)
 {
     const block_q3k *w = weights;
     const block_q8k *x = acts;
-    const __m256i low2 = _mm256_set1_epi8(3);
     float sum = 0.0f;
     int64_t ib;
 
     for (ib = 0; ib < n / QK_K; ib++) {
+        const int8_t *xq = x[ib].qs;
         __m128i sc = q3k_scales(w[ib].scales);
         __m256i hmask = _mm256_loadu_si256((const __m256i *)w[ib].hmask);
+        __m256i qs0 = _mm256_loadu_si256((const __m256i *)w[ib].qs);
+        __m256i qs1 = _mm256_loadu_si256((const __m256i *)(w[ib].qs + 32));
         __m256i acc = _mm256_setzero_si256();
         int32_t sum_q;
-        int h, k;
 
-        for (h = 0; h < 2; h++) {
-            __m256i qs = _mm256_loadu_si256((const __m256i *)(w[ib].qs + 32 * h));
-            for (k = 0; k < 4; k++) {
-                /* elements 128h + 32k .. +31: sub-blocks 8h + 2k and 8h + 2k + 1 */
-                __m256i bit = _mm256_set1_epi8((char)(1 << (4 * h + k)));
-                __m256i high = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hmask, bit), bit),
-                                                _mm256_set1_epi8(4));
-                __m256i u = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qs, 2 * k), low2), high);
-                __m256i xq = _mm256_loadu_si256((const __m256i *)(x[ib].qs + 128 * h + 32 * k));
-                __m256i products = _mm256_maddubs_epi16(u, xq);
-                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(products, scale_pair(sc, 4 * h + k)));
-            }
-        }
+        acc = q3k_add_quarter(acc, qs0, hmask, sc, xq, 0);
+        acc = q3k_add_quarter(acc, qs0, hmask, sc, xq, 1);
+        acc = q3k_add_quarter(acc, qs0, hmask, sc, xq, 2);
+        acc = q3k_add_quarter(acc, qs0, hmask, sc, xq, 3);
+        acc = q3k_add_quarter(acc, qs1, hmask, sc, xq, 4);
+        acc = q3k_add_quarter(acc, qs1, hmask, sc, xq, 5);
+        acc = q3k_add_quarter(acc, qs1, hmask, sc, xq, 6);
+        acc = q3k_add_quarter(acc, qs1, hmask, sc, xq, 7);
         sum_q = sum_i32x8(acc) - 4 * scales_dot_bsums(sc, x[ib].bsums);
         sum += half_to_float(w[ib].d) * x[ib].d * sum_q;
     }
