@@ -32,6 +32,7 @@ typedef struct {
     int have_seed;
     llm_sampler_params sampling;
     int display_prompt;
+    const llm_kernels *kernels;
 } options;
 
 static void usage(FILE *out)
@@ -57,6 +58,8 @@ static void usage(FILE *out)
             "      --repeat-penalty R  penalize recent tokens, 1 = off (default: 1.0)\n"
             "      --repeat-last-n N   tokens the penalty looks back over (default: 64)\n"
             "      --no-display-prompt print only the generated text on stdout\n"
+            "      --kernels NAME      kernel table: scalar, avx2 or avx512 (default: the fastest\n"
+            "                          this CPU supports)\n"
             "  -h, --help              show this help\n"
             "\n"
             "Statistics go to stderr as lines starting with '#'.\n");
@@ -102,6 +105,21 @@ static int parse_float(const char *flag, const char *text, float min, float max,
     return 0;
 }
 
+/* Reports a --kernels name that is unknown or needs features this CPU lacks, with the names it can run. */
+static int fail_kernels(const char *name)
+{
+    const llm_kernels *tables[LLM_KERNELS_MAX];
+    char supported[64] = "";
+    int n = llm_kernels_supported(tables, LLM_KERNELS_MAX), i;
+
+    for (i = 0; i < n && i < LLM_KERNELS_MAX; i++) {
+        if (i > 0)
+            strcat(supported, ", ");
+        strcat(supported, tables[i]->name);
+    }
+    return cli_fail("--kernels %s: unknown, or not supported by this CPU (this CPU runs: %s)", name, supported);
+}
+
 static int parse_args(int argc, char **argv, options *o)
 {
     int i;
@@ -111,6 +129,7 @@ static int parse_args(int argc, char **argv, options *o)
     o->n_predict = -1;
     o->n_threads = platform_physical_cores();
     o->display_prompt = 1;
+    o->kernels = llm_kernels_best();
     llm_sampler_defaults(&o->sampling);
 
     for (i = 1; i < argc; i++) {
@@ -128,7 +147,8 @@ static int parse_args(int argc, char **argv, options *o)
                    !IS("-n", "--n-predict") && !IS("-c", "--ctx-size") && !IS("-t", "--threads") &&
                    !IS("-s", "--seed") && !IS("--temp", "--temp") && !IS("--top-k", "--top-k") &&
                    !IS("--top-p", "--top-p") && !IS("--min-p", "--min-p") &&
-                   !IS("--repeat-penalty", "--repeat-penalty") && !IS("--repeat-last-n", "--repeat-last-n")) {
+                   !IS("--repeat-penalty", "--repeat-penalty") && !IS("--repeat-last-n", "--repeat-last-n") &&
+                   !IS("--kernels", "--kernels")) {
             return cli_fail("unknown option '%s'%s (see pinfer --help)", a, "");
         }
         if (!takes_value)
@@ -179,6 +199,10 @@ static int parse_args(int argc, char **argv, options *o)
             if (parse_long(a, val, 0, 1 << 20, &v))
                 return 1;
             o->sampling.repeat_last_n = (int)v;
+        } else if (IS("--kernels", "--kernels")) {
+            o->kernels = llm_kernels_by_name(val);
+            if (!o->kernels)
+                return fail_kernels(val);
         }
 #undef IS
     }
@@ -365,6 +389,7 @@ static int run(const options *o, session *s)
         return 1;
     memset(&cp, 0, sizeof cp);
     cp.n_ctx = choose_context(o, llm_model_hparams(s->model), n_prompt);
+    cp.kernels = o->kernels;
     if (o->n_threads > 1) {
         s->pool = platform_pool_new(o->n_threads);
         if (!s->pool)
