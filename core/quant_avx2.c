@@ -71,26 +71,12 @@ static __m256 abs_f32x8(__m256 v)
     return _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF)));
 }
 
-/*
- * Int16 multipliers for the two 16-element sub-blocks 2p and 2p+1 of a
- * 32-byte vector: the low 128 bits repeat sc[2p], the high 128 bits sc[2p+1].
- * Lined up with the 16 pair sums of vpmaddubsw, vpmaddwd then weights each
- * sub-block by its own scale.
- */
-static inline __m256i scale_pair(__m128i sc, int p)
-{
-    const __m128i pick = _mm_add_epi8(_mm_set_epi8(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0),
-                                      _mm_set1_epi8((char)(2 * p)));
-
-    return _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc, pick));
-}
-
-/* Sum of sc[s] * bsums[s] over the 16 sub-blocks of a Q8_K block. */
-static int32_t scales_dot_bsums(__m128i sc, const int16_t bsums[16])
+/* sc[s] * bsums[s] over the 16 sub-blocks of a Q8_K block, in 8 int32 lanes of two products each. */
+static __m256i scales_times_bsums(__m128i sc, const int16_t bsums[16])
 {
     __m256i b = _mm256_loadu_si256((const __m256i *)bsums);
 
-    return sum_i32x8(_mm256_madd_epi16(_mm256_cvtepi8_epi16(sc), b));
+    return _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc), b);
 }
 
 /*
@@ -108,47 +94,74 @@ static __m256i dot_i8x32(__m256i a, __m256i b)
 
 /*
  * Unpacks the 16 six-bit Q3_K scales (layout in quant_blocks.h above
- * q3k_unpack_scales) as 16 int8 in -32..31, four at a time from 32-bit
- * words: word 0 (bytes 0..3) and word 1 (bytes 4..7) give the low nibbles,
- * word 2 (bytes 8..11) gives two high bits per scale.
+ * q3k_unpack_scales) as 16 int8 in -32..31. With w0, w1, w2 the three
+ * little-endian words of packed, dword k of the result contains scales 4k..4k+3:
+ * low nibbles from w0, w1, w0 >> 4, w1 >> 4 and high bits from w2 >> 2k.
+ * All in registers: a scalar unpack stored to memory and reloaded as one
+ * vector stalls on store forwarding.
  */
 static __m128i q3k_scales(const uint8_t packed[12])
 {
-    uint32_t w[3], sc[4];
+    uint32_t w[3];
+    __m128i low, high;
 
     memcpy(w, packed, sizeof w);
-    sc[0] = (w[0] & 0x0F0F0F0F) | ((w[2] & 0x03030303) << 4);
-    sc[1] = (w[1] & 0x0F0F0F0F) | (((w[2] >> 2) & 0x03030303) << 4);
-    sc[2] = ((w[0] >> 4) & 0x0F0F0F0F) | (((w[2] >> 4) & 0x03030303) << 4);
-    sc[3] = ((w[1] >> 4) & 0x0F0F0F0F) | (((w[2] >> 6) & 0x03030303) << 4);
-    return _mm_sub_epi8(_mm_loadu_si128((const __m128i *)sc), _mm_set1_epi8(32));
+    low = _mm_srlv_epi32(_mm_setr_epi32((int)w[0], (int)w[1], (int)w[0], (int)w[1]), _mm_setr_epi32(0, 0, 4, 4));
+    high = _mm_srlv_epi32(_mm_set1_epi32((int)w[2]), _mm_setr_epi32(0, 2, 4, 6));
+    low = _mm_and_si128(low, _mm_set1_epi8(0x0F));
+    high = _mm_and_si128(_mm_slli_epi32(high, 4), _mm_set1_epi8(0x30));
+    return _mm_sub_epi8(_mm_or_si128(low, high), _mm_set1_epi8(32));
+}
+
+/*
+ * The 16 scales of sc as int16, even sub-blocks in the low 128 bits and odd
+ * ones in the high 128 bits, so that one in-lane vpshufb (pair_multipliers)
+ * gives the multipliers of sub-blocks 2p and 2p + 1.
+ */
+static __m256i scales_even_odd_i16(__m128i sc)
+{
+    const __m128i even_odd = _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+
+    return _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc, even_odd));
+}
+
+/*
+ * Int16 multipliers for the two 16-element sub-blocks 2p and 2p + 1 of a
+ * 32-byte vector: the low 128 bits repeat sc[2p], the high 128 bits
+ * sc[2p + 1]. Lined up with the 16 pair sums of vpmaddubsw, vpmaddwd then
+ * weights each sub-block by its own scale.
+ */
+static inline __m256i pair_multipliers(__m256i sc_even_odd, int p)
+{
+    return _mm256_shuffle_epi8(sc_even_odd, _mm256_set1_epi16((short)(0x0100 + 0x0202 * p)));
 }
 
 /*
  * Unpacks the 8 scales and 8 mins of a Q4_K or Q5_K block (layout in
- * quant_blocks.h above q4k_unpack_scales) from three 32-bit words.
+ * quant_blocks.h above q4k_unpack_scales) as 16 uint8: scales in bytes 0..7,
+ * mins in bytes 8..15. With w0, w1, w2 the three little-endian words of
+ * packed, the dwords are w0 & 0x3F, w2 & 0x0F plus bits 6..7 of w0 moved to
+ * 4..5, then the same for the mins from w1 and w2 >> 4.
  */
-static void q4k_scales(const uint8_t packed[12], uint8_t sc[8], uint8_t mn[8])
+static __m128i q4k_scales_mins(const uint8_t packed[12])
 {
-    uint32_t w[3], s[2], m[2];
+    uint32_t w[3];
+    __m128i low, high;
 
     memcpy(w, packed, sizeof w);
-    s[0] = w[0] & 0x3F3F3F3F;
-    m[0] = w[1] & 0x3F3F3F3F;
-    s[1] = (w[2] & 0x0F0F0F0F) | (((w[0] >> 6) & 0x03030303) << 4);
-    m[1] = ((w[2] >> 4) & 0x0F0F0F0F) | (((w[1] >> 6) & 0x03030303) << 4);
-    memcpy(sc, s, sizeof s);
-    memcpy(mn, m, sizeof m);
+    low = _mm_srlv_epi32(_mm_setr_epi32((int)w[0], (int)w[2], (int)w[1], (int)w[2]), _mm_setr_epi32(0, 0, 0, 4));
+    low = _mm_and_si128(low, _mm_setr_epi32(0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F));
+    high = _mm_srli_epi32(_mm_setr_epi32(0, (int)w[0], 0, (int)w[1]), 2);
+    return _mm_or_si128(low, _mm_and_si128(high, _mm_set1_epi8(0x30)));
 }
 
-/* Sum of mn[s] * (bsums[2s] + bsums[2s + 1]): the mins term of Q4_K and Q5_K. */
-static int32_t mins_dot_bsums(const uint8_t mn[8], const int16_t bsums[16])
+/* Sum of mn[s] * (bsums[2s] + bsums[2s + 1]), the mins term of Q4_K and Q5_K, with mn in bytes 8..15. */
+static int32_t mins_dot_bsums(__m128i scales_mins, const int16_t bsums[16])
 {
-    const __m128i twice = _mm_set_epi8(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
-    __m128i m = _mm_shuffle_epi8(_mm_loadl_epi64((const __m128i *)mn), twice);
+    const __m128i twice = _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
     __m256i b = _mm256_loadu_si256((const __m256i *)bsums);
 
-    return sum_i32x8(_mm256_madd_epi16(_mm256_cvtepu8_epi16(m), b));
+    return sum_i32x8(_mm256_madd_epi16(_mm256_cvtepu8_epi16(_mm_shuffle_epi8(scales_mins, twice)), b));
 }
 
 /* ------------------------------------------------- K-quants x Q8_K dots */
@@ -156,18 +169,19 @@ static int32_t mins_dot_bsums(const uint8_t mn[8], const int16_t bsums[16])
 /*
  * Adds sc[s] * dot(u, x) for the 32 elements 32j .. 32j + 31 of a Q3_K block
  * (sub-blocks 2j and 2j + 1) to acc, where u = q + 4 is built from bits
- * 2(j % 4)..2(j % 4) + 1 of qs (the 32 bytes of its half) and bit j of hmask.
- * Written for constant j, so that every shift count and mask is an immediate.
+ * 2(j % 4)..2(j % 4) + 1 of qs (the 32 bytes of its half) and bit j of hmask,
+ * which a 16-bit shift by j - 2 moves to bit 2 of the same byte. Written for
+ * constant j, so that every shift count and mask is an immediate.
  */
-static inline __m256i q3k_add_quarter(__m256i acc, __m256i qs, __m256i hmask, __m128i sc, const int8_t *xq, int j)
+static inline __m256i q3k_add_quarter(__m256i acc, __m256i qs, __m256i hmask, __m256i sc_even_odd, const int8_t *xq,
+                                      int j)
 {
-    __m256i bit = _mm256_set1_epi8((char)(1 << j));
-    __m256i high = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hmask, bit), bit), _mm256_set1_epi8(4));
-    __m256i low = _mm256_and_si256(_mm256_srli_epi16(qs, 2 * (j % 4)), _mm256_set1_epi8(3));
-    __m256i u = _mm256_or_si256(low, high);
+    __m256i low = j % 4 == 0 ? qs : _mm256_srli_epi16(qs, 2 * (j % 4));
+    __m256i high = j < 2 ? _mm256_slli_epi16(hmask, 2 - j) : j == 2 ? hmask : _mm256_srli_epi16(hmask, j - 2);
+    __m256i u = _mm256_or_si256(_mm256_and_si256(low, _mm256_set1_epi8(3)), _mm256_and_si256(high, _mm256_set1_epi8(4)));
     __m256i products = _mm256_maddubs_epi16(u, _mm256_loadu_si256((const __m256i *)(xq + 32 * j)));
 
-    return _mm256_add_epi32(acc, _mm256_madd_epi16(products, scale_pair(sc, j)));
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(products, pair_multipliers(sc_even_odd, j)));
 }
 
 /*
@@ -185,21 +199,23 @@ static float q3k_dot_q8k_avx2(int64_t n, const void *weights, const void *acts)
     for (ib = 0; ib < n / QK_K; ib++) {
         const int8_t *xq = x[ib].qs;
         __m128i sc = q3k_scales(w[ib].scales);
+        __m256i sc_even_odd = scales_even_odd_i16(sc);
         __m256i hmask = _mm256_loadu_si256((const __m256i *)w[ib].hmask);
         __m256i qs0 = _mm256_loadu_si256((const __m256i *)w[ib].qs);
         __m256i qs1 = _mm256_loadu_si256((const __m256i *)(w[ib].qs + 32));
         __m256i acc = _mm256_setzero_si256();
         int32_t sum_q;
 
-        acc = q3k_add_quarter(acc, qs0, hmask, sc, xq, 0);
-        acc = q3k_add_quarter(acc, qs0, hmask, sc, xq, 1);
-        acc = q3k_add_quarter(acc, qs0, hmask, sc, xq, 2);
-        acc = q3k_add_quarter(acc, qs0, hmask, sc, xq, 3);
-        acc = q3k_add_quarter(acc, qs1, hmask, sc, xq, 4);
-        acc = q3k_add_quarter(acc, qs1, hmask, sc, xq, 5);
-        acc = q3k_add_quarter(acc, qs1, hmask, sc, xq, 6);
-        acc = q3k_add_quarter(acc, qs1, hmask, sc, xq, 7);
-        sum_q = sum_i32x8(acc) - 4 * scales_dot_bsums(sc, x[ib].bsums);
+        acc = q3k_add_quarter(acc, qs0, hmask, sc_even_odd, xq, 0);
+        acc = q3k_add_quarter(acc, qs0, hmask, sc_even_odd, xq, 1);
+        acc = q3k_add_quarter(acc, qs0, hmask, sc_even_odd, xq, 2);
+        acc = q3k_add_quarter(acc, qs0, hmask, sc_even_odd, xq, 3);
+        acc = q3k_add_quarter(acc, qs1, hmask, sc_even_odd, xq, 4);
+        acc = q3k_add_quarter(acc, qs1, hmask, sc_even_odd, xq, 5);
+        acc = q3k_add_quarter(acc, qs1, hmask, sc_even_odd, xq, 6);
+        acc = q3k_add_quarter(acc, qs1, hmask, sc_even_odd, xq, 7);
+        acc = _mm256_sub_epi32(acc, _mm256_slli_epi32(scales_times_bsums(sc, x[ib].bsums), 2));
+        sum_q = sum_i32x8(acc);
         sum += half_to_float(w[ib].d) * x[ib].d * sum_q;
     }
     return sum;
@@ -216,6 +232,7 @@ static float q6k_dot_q8k_avx2(int64_t n, const void *weights, const void *acts)
 
     for (ib = 0; ib < n / QK_K; ib++) {
         __m128i sc = _mm_loadu_si128((const __m128i *)w[ib].scales);
+        __m256i sc_even_odd = scales_even_odd_i16(sc);
         __m256i acc = _mm256_setzero_si256();
         int32_t sum_q;
         int h, k;
@@ -234,29 +251,34 @@ static float q6k_dot_q8k_avx2(int64_t n, const void *weights, const void *acts)
             for (k = 0; k < 4; k++) {
                 __m256i xq = _mm256_loadu_si256((const __m256i *)(x[ib].qs + 128 * h + 32 * k));
                 __m256i products = _mm256_maddubs_epi16(u[k], xq);
-                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(products, scale_pair(sc, 4 * h + k)));
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(products, pair_multipliers(sc_even_odd, 4 * h + k)));
             }
         }
-        sum_q = sum_i32x8(acc) - 32 * scales_dot_bsums(sc, x[ib].bsums);
+        acc = _mm256_sub_epi32(acc, _mm256_slli_epi32(scales_times_bsums(sc, x[ib].bsums), 5));
+        sum_q = sum_i32x8(acc);
         sum += half_to_float(w[ib].d) * x[ib].d * sum_q;
     }
     return sum;
 }
 
 /*
- * Sum over the 8 sub-blocks of sc[s] * dot(u, x), where u holds the unsigned
- * quants of one Q4_K or Q5_K block in element order, 32 per vector.
+ * Adds sc[s] * dot(u, x) for sub-block s (elements 32s .. 32s + 31) of a
+ * Q4_K or Q5_K block to acc, u being its unsigned quants. sc16 contains the 8
+ * scales as int16 in both 128-bit lanes, so one vpshufb broadcasts sc[s].
+ * Written for constant s, so that the vpshufb pattern is a constant.
  */
-static int32_t q4k_q5k_sum_q(const __m256i u[8], const uint8_t sc[8], const int8_t *xq)
+static inline __m256i q4k_q5k_add_sub_block(__m256i acc, __m256i u, __m256i sc16, const int8_t *xq, int s)
 {
-    __m256i acc = _mm256_setzero_si256();
-    int s;
+    __m256i products = _mm256_maddubs_epi16(u, _mm256_loadu_si256((const __m256i *)(xq + 32 * s)));
+    __m256i multiplier = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0202 * s)));
 
-    for (s = 0; s < 8; s++) {
-        __m256i products = _mm256_maddubs_epi16(u[s], _mm256_loadu_si256((const __m256i *)(xq + 32 * s)));
-        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(products, _mm256_set1_epi16(sc[s])));
-    }
-    return sum_i32x8(acc);
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(products, multiplier));
+}
+
+/* The 8 scales of a Q4_K or Q5_K block (bytes 0..7 of scales_mins) as int16, repeated in both 128-bit lanes. */
+static inline __m256i q4k_scales_i16(__m128i scales_mins)
+{
+    return _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scales_mins));
 }
 
 /* Same float expression as the scalar q4k_q5k_dot_block, so the result is bit-identical. */
@@ -274,51 +296,70 @@ static float q4k_dot_q8k_avx2(int64_t n, const void *weights, const void *acts)
     int64_t ib;
 
     for (ib = 0; ib < n / QK_K; ib++) {
-        uint8_t sc[8], mn[8];
-        __m256i u[8];
-        int c;
+        const int8_t *xq = x[ib].qs;
+        __m128i scales_mins = q4k_scales_mins(w[ib].scales);
+        __m256i sc16 = q4k_scales_i16(scales_mins);
+        /* qs[32c + l]: low nibble is element 64c + l, high nibble element 64c + 32 + l */
+        __m256i qs0 = _mm256_loadu_si256((const __m256i *)w[ib].qs);
+        __m256i qs1 = _mm256_loadu_si256((const __m256i *)(w[ib].qs + 32));
+        __m256i qs2 = _mm256_loadu_si256((const __m256i *)(w[ib].qs + 64));
+        __m256i qs3 = _mm256_loadu_si256((const __m256i *)(w[ib].qs + 96));
+        __m256i acc = _mm256_setzero_si256();
 
-        q4k_scales(w[ib].scales, sc, mn);
-        for (c = 0; c < 4; c++) {
-            /* qs[32c + l]: low nibble is element 64c + l, high nibble element 64c + 32 + l */
-            __m256i qs = _mm256_loadu_si256((const __m256i *)(w[ib].qs + 32 * c));
-            u[2 * c] = _mm256_and_si256(qs, low4);
-            u[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(qs, 4), low4);
-        }
-        sum += q4k_q5k_scale_block(w[ib].d, w[ib].dmin, q4k_q5k_sum_q(u, sc, x[ib].qs),
-                                   mins_dot_bsums(mn, x[ib].bsums), x[ib].d);
+        acc = q4k_q5k_add_sub_block(acc, _mm256_and_si256(qs0, low4), sc16, xq, 0);
+        acc = q4k_q5k_add_sub_block(acc, _mm256_and_si256(_mm256_srli_epi16(qs0, 4), low4), sc16, xq, 1);
+        acc = q4k_q5k_add_sub_block(acc, _mm256_and_si256(qs1, low4), sc16, xq, 2);
+        acc = q4k_q5k_add_sub_block(acc, _mm256_and_si256(_mm256_srli_epi16(qs1, 4), low4), sc16, xq, 3);
+        acc = q4k_q5k_add_sub_block(acc, _mm256_and_si256(qs2, low4), sc16, xq, 4);
+        acc = q4k_q5k_add_sub_block(acc, _mm256_and_si256(_mm256_srli_epi16(qs2, 4), low4), sc16, xq, 5);
+        acc = q4k_q5k_add_sub_block(acc, _mm256_and_si256(qs3, low4), sc16, xq, 6);
+        acc = q4k_q5k_add_sub_block(acc, _mm256_and_si256(_mm256_srli_epi16(qs3, 4), low4), sc16, xq, 7);
+        sum += q4k_q5k_scale_block(w[ib].d, w[ib].dmin, sum_i32x8(acc), mins_dot_bsums(scales_mins, x[ib].bsums),
+                                   x[ib].d);
     }
     return sum;
+}
+
+/*
+ * The 5-bit quants of Q5_K sub-block s: the nibble, plus bit s of qh[l] moved
+ * to bit 4 of its byte by a 16-bit shift of qh by 4 - s.
+ */
+static inline __m256i q5k_quants(__m256i nibble, __m256i qh, int s)
+{
+    __m256i high = s < 4 ? _mm256_slli_epi16(qh, 4 - s) : s == 4 ? qh : _mm256_srli_epi16(qh, s - 4);
+
+    return _mm256_or_si256(nibble, _mm256_and_si256(high, _mm256_set1_epi8(0x10)));
 }
 
 static float q5k_dot_q8k_avx2(int64_t n, const void *weights, const void *acts)
 {
     const block_q5k *w = weights;
     const block_q8k *x = acts;
-    const __m256i low4 = _mm256_set1_epi8(0x0F), bit4 = _mm256_set1_epi8(0x10);
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
     float sum = 0.0f;
     int64_t ib;
 
     for (ib = 0; ib < n / QK_K; ib++) {
-        uint8_t sc[8], mn[8];
+        const int8_t *xq = x[ib].qs;
+        __m128i scales_mins = q4k_scales_mins(w[ib].scales);
+        __m256i sc16 = q4k_scales_i16(scales_mins);
         __m256i qh = _mm256_loadu_si256((const __m256i *)w[ib].qh);
-        __m256i u[8];
-        int c, s;
+        __m256i qs0 = _mm256_loadu_si256((const __m256i *)w[ib].qs);
+        __m256i qs1 = _mm256_loadu_si256((const __m256i *)(w[ib].qs + 32));
+        __m256i qs2 = _mm256_loadu_si256((const __m256i *)(w[ib].qs + 64));
+        __m256i qs3 = _mm256_loadu_si256((const __m256i *)(w[ib].qs + 96));
+        __m256i acc = _mm256_setzero_si256();
 
-        q4k_scales(w[ib].scales, sc, mn);
-        for (c = 0; c < 4; c++) {
-            __m256i qs = _mm256_loadu_si256((const __m256i *)(w[ib].qs + 32 * c));
-            u[2 * c] = _mm256_and_si256(qs, low4);
-            u[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(qs, 4), low4);
-        }
-        for (s = 0; s < 8; s++) {
-            /* bit 4 of element 32s + l is bit s of qh[l] */
-            __m256i bit = _mm256_set1_epi8((char)(1 << s));
-            __m256i high = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, bit), bit), bit4);
-            u[s] = _mm256_or_si256(u[s], high);
-        }
-        sum += q4k_q5k_scale_block(w[ib].d, w[ib].dmin, q4k_q5k_sum_q(u, sc, x[ib].qs),
-                                   mins_dot_bsums(mn, x[ib].bsums), x[ib].d);
+        acc = q4k_q5k_add_sub_block(acc, q5k_quants(_mm256_and_si256(qs0, low4), qh, 0), sc16, xq, 0);
+        acc = q4k_q5k_add_sub_block(acc, q5k_quants(_mm256_and_si256(_mm256_srli_epi16(qs0, 4), low4), qh, 1), sc16, xq, 1);
+        acc = q4k_q5k_add_sub_block(acc, q5k_quants(_mm256_and_si256(qs1, low4), qh, 2), sc16, xq, 2);
+        acc = q4k_q5k_add_sub_block(acc, q5k_quants(_mm256_and_si256(_mm256_srli_epi16(qs1, 4), low4), qh, 3), sc16, xq, 3);
+        acc = q4k_q5k_add_sub_block(acc, q5k_quants(_mm256_and_si256(qs2, low4), qh, 4), sc16, xq, 4);
+        acc = q4k_q5k_add_sub_block(acc, q5k_quants(_mm256_and_si256(_mm256_srli_epi16(qs2, 4), low4), qh, 5), sc16, xq, 5);
+        acc = q4k_q5k_add_sub_block(acc, q5k_quants(_mm256_and_si256(qs3, low4), qh, 6), sc16, xq, 6);
+        acc = q4k_q5k_add_sub_block(acc, q5k_quants(_mm256_and_si256(_mm256_srli_epi16(qs3, 4), low4), qh, 7), sc16, xq, 7);
+        sum += q4k_q5k_scale_block(w[ib].d, w[ib].dmin, sum_i32x8(acc), mins_dot_bsums(scales_mins, x[ib].bsums),
+                                   x[ib].d);
     }
     return sum;
 }
