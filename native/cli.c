@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "llm.h"
 #include "platform.h"
@@ -236,6 +237,13 @@ static char *read_text_file(const char *path, size_t *n)
         got = fread(buf + len, 1, 4096, fp);
         len += got;
     } while (got > 0);
+    if (ferror(fp)) {
+        int saved = errno; /* reading a directory fails here with EISDIR */
+        free(buf);
+        fclose(fp);
+        errno = saved;
+        return NULL;
+    }
     fclose(fp);
     buf[len] = 0;
     *n = len;
@@ -278,6 +286,7 @@ typedef struct {
     llm_sampler *sampler;
     int32_t *tokens;
     char *prompt_buf;
+    int mid_line; /* the text on stdout does not end with a newline */
 } session;
 
 static void close_session(session *s)
@@ -320,6 +329,27 @@ static uint32_t choose_context(const options *o, const llm_hparams *hp, int n_pr
     return want > hp->n_ctx_train ? hp->n_ctx_train : (uint32_t)want;
 }
 
+/* Writes generated text to stdout at once and remembers whether it ended a line. */
+static void write_text(session *s, const char *text, size_t n)
+{
+    if (n == 0)
+        return;
+    fwrite(text, 1, n, stdout);
+    fflush(stdout);
+    s->mid_line = text[n - 1] != '\n';
+}
+
+/*
+ * Starts a stats line on a fresh line of the terminal when stdout and stderr
+ * both go to one and the text stopped mid-line; redirected output is left as it is.
+ */
+static void start_stats_line(session *s)
+{
+    if (s->mid_line && isatty(1) && isatty(2))
+        fputc('\n', stderr);
+    s->mid_line = 0;
+}
+
 static int generate(session *s, const options *o, double *t_gen_ms, int *n_generated)
 {
     const llm_vocab *vocab = llm_model_vocab(s->model);
@@ -341,11 +371,16 @@ static int generate(session *s, const options *o, double *t_gen_ms, int *n_gener
         if (n_piece > (int)sizeof piece)
             n_piece = (int)sizeof piece; /* NOTE: pieces over 256 bytes are cut; no known vocabulary has one */
         n_out = llm_utf8_push(&stream, piece, (size_t)n_piece, out);
-        fwrite(out, 1, n_out, stdout);
-        fflush(stdout);
+        write_text(s, out, n_out);
         (*n_generated)++;
         if (llm_ctx_pos(s->ctx) >= llm_ctx_size(s->ctx)) {
-            fprintf(stderr, "# stopped: the context of %u tokens is full (use a larger -c)\n", llm_ctx_size(s->ctx));
+            uint32_t n_ctx = llm_ctx_size(s->ctx);
+            start_stats_line(s);
+            if (n_ctx >= llm_model_hparams(s->model)->n_ctx_train)
+                fprintf(stderr, "# stopped: the context of %u tokens, the model's training context, is full\n", n_ctx);
+            else
+                fprintf(stderr, "# stopped: the context of %u tokens is full (use a larger -c, at most %u)\n", n_ctx,
+                        llm_model_hparams(s->model)->n_ctx_train);
             break;
         }
         if (o->n_predict >= 0 && i + 1 >= o->n_predict)
@@ -353,8 +388,7 @@ static int generate(session *s, const options *o, double *t_gen_ms, int *n_gener
         if (llm_eval(s->ctx, &id, 1, &err) != LLM_OK)
             return cli_fail("%s%s", err.message, "");
     }
-    fwrite(out, 1, llm_utf8_flush(&stream, out), stdout);
-    fflush(stdout);
+    write_text(s, out, llm_utf8_flush(&stream, out));
     *t_gen_ms = platform_now_ms() - t0;
     return 0;
 }
@@ -418,10 +452,8 @@ static int run(const options *o, session *s)
     fprintf(stderr, "# context: %u tokens, %.1f MiB | load: %.1f ms | seed %llu\n", cp.n_ctx,
             (double)llm_ctx_bytes(s->model, cp.n_ctx) / (1024.0 * 1024.0), t_load, (unsigned long long)sp.seed);
 
-    if (o->display_prompt) {
-        fwrite(prompt, 1, prompt_len, stdout);
-        fflush(stdout);
-    }
+    if (o->display_prompt)
+        write_text(s, prompt, prompt_len);
     t0 = platform_now_ms();
     if (llm_eval(s->ctx, s->tokens, n_prompt, &err) != LLM_OK)
         return cli_fail("%s%s", err.message, "");
@@ -431,10 +463,9 @@ static int run(const options *o, session *s)
 
     if (o->n_predict != 0 && generate(s, o, &t_gen, &n_generated))
         return 1;
-    if (o->display_prompt) {
-        fputc('\n', stdout);
-        fflush(stdout);
-    }
+    if (o->display_prompt)
+        write_text(s, "\n", 1);
+    start_stats_line(s);
     fprintf(stderr, "# prompt: %d tokens in %.1f ms (%.1f tok/s) | generate: %d tokens in %.1f ms (%.1f tok/s)\n",
             n_prompt, t_prompt, per_second(n_prompt, t_prompt), n_generated, t_gen, per_second(n_generated, t_gen));
     return 0;
