@@ -7,6 +7,7 @@
 #   make fuzz       run each libFuzzer target for FUZZ_SECONDS (60) with clang
 #   make bench      pinfer against llama.cpp on synthetic 8B and 1B models (BENCH.md)
 #   make wasi       build the same CLI as a WASI command, build/pinfer.wasm
+#   make test-wasi  run pinfer.wasm under wasmtime and Node against build/pinfer
 #   make clean      remove build/
 #
 # Fixtures are read from $(PINFER_SHARED), ../shared by default.
@@ -70,7 +71,7 @@ build/asan/run_tests: $(ASAN_OBJ) $(call objs,asan,$(TEST_SRC))
 	$(CC) $(SAN) $^ -o $@ $(LDLIBS)
 
 # tests/run.sh runs both builds and prints the combined "N passed, N failed" last.
-test: build/pinfer build/run_tests build/asan/pinfer build/asan/run_tests
+test: build/pinfer build/run_tests build/asan/pinfer build/asan/run_tests build/pinfer.wasm build/wasi/run_tests.wasm
 	sh tests/run.sh
 
 demo: build/pinfer
@@ -95,13 +96,27 @@ WASI_OBJ       = $(call objs,wasi,$(WASI_CORE_SRC) platform/platform_wasi.c)
 
 build/wasi/%.o: %.c $(wildcard core/*.h platform/*.h native/*.h tests/*.h)
 	@mkdir -p $(dir $@)
-	$(WASI_CC) $(WARN) $(CPPFLAGS) $(WASI_CFLAGS) -c $< -o $@
+	$(WASI_CC) $(WARN) $(CPPFLAGS) $(WASI_CFLAGS) $(WASI_EXTRA_FLAGS) -c $< -o $@
 
 build/pinfer.wasm: $(WASI_OBJ) build/wasi/native/cli.o build/wasi/wasi/main.o
 	$(WASI_CC) $(WASI_LDFLAGS) $^ -o $@ $(WASI_LDLIBS)
 
-.PHONY: wasi
+# The unit suites as a wasm32-wasi runner. The generation and cli suites
+# start build/pinfer as a child process, so wasi/test_skipped.c stands in.
+WASI_TEST_SRC  = $(filter-out tests/test_cli.c tests/test_generation.c,$(wildcard tests/*.c)) wasi/test_skipped.c
+
+# clang warns about string literals that the test tables concatenate on purpose.
+build/wasi/tests/%.o: WASI_EXTRA_FLAGS = -Wno-string-concatenation
+
+build/wasi/run_tests.wasm: $(WASI_OBJ) $(call objs,wasi,$(WASI_TEST_SRC))
+	$(WASI_CC) $(WASI_LDFLAGS) $^ -o $@ $(WASI_LDLIBS)
+
+.PHONY: wasi test-wasi
 wasi: build/pinfer.wasm
+
+# Needs python3 with the wasmtime package (pip install wasmtime) and Node 20 or later.
+test-wasi: build/pinfer build/pinfer.wasm build/wasi/run_tests.wasm
+	sh tests/wasi.sh
 
 # Fuzzing: libFuzzer with clang, the core instrumented for coverage, ASan and UBSan.
 FUZZ_CC     ?= clang-19

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runs the test suites with the release build, then with the sanitizer build,
-# then the generation suite with each SIMD kernel table, and ends with one
-# line that sums every run: "N passed, N failed".
+# then the generation suite with each SIMD kernel table, then the WASI build
+# (tests/wasi.sh), and ends with one line that sums every run: "N passed, N failed".
 set -u
 status=0
 total_passed=0
@@ -39,6 +39,11 @@ case " ${*:-generation} " in
         PINFER_KERNELS=$table PINFER_CLI=build/pinfer run "generation-$table" build/run_tests generation
     done
     ;;
+esac
+
+# The WASI build under wasmtime and Node, checked against build/pinfer.
+case " ${*:-wasi} " in
+*" wasi "*) PINFER_CLI=build/pinfer run wasi sh tests/wasi.sh ;;
 esac
 
 echo "$total_passed passed, $total_failed failed"
