@@ -21,7 +21,7 @@ LDLIBS   = -lm -lpthread
 # The SIMD kernel files are x86-64 only: each is built only when $(CC) targets
 # x86-64, and only it gets its ISA flags. -ffp-contract=off stops the compiler
 # fusing a multiply and an add that the scalar twin rounds separately.
-X86_SRC      = core/quant_avx2.c
+X86_SRC      = core/quant_avx2.c core/quant_avx512.c
 CORE_SRC     = $(filter-out $(X86_SRC),$(wildcard core/*.c))
 ifneq ($(filter x86_64%,$(shell $(CC) -dumpmachine)),)
 CORE_SRC    += $(X86_SRC)
@@ -36,8 +36,10 @@ objs = $(patsubst %.c,build/$(1)/%.o,$(2))
 REL_OBJ  = $(call objs,rel,$(CORE_SRC) $(PLATFORM_SRC))
 ASAN_OBJ = $(call objs,asan,$(CORE_SRC) $(PLATFORM_SRC))
 SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+AVX512_FLAGS = -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx2 -mfma -mf16c -ffp-contract=off
 
 build/rel/core/quant_avx2.o build/asan/core/quant_avx2.o: ISA_FLAGS = -mavx2 -mfma -mf16c -ffp-contract=off
+build/rel/core/quant_avx512.o build/asan/core/quant_avx512.o: ISA_FLAGS = $(AVX512_FLAGS)
 
 .PHONY: all test demo bench clean
 all: build/pinfer
@@ -125,10 +127,11 @@ FUZZ_OBJ     = $(call objs,fuzz,$(CORE_SRC))
 FUZZ_TARGETS = build/fuzz/fuzz_model build/fuzz/fuzz_vocab build/fuzz/fuzz_prompt
 
 build/fuzz/core/quant_avx2.o: ISA_FLAGS = -mavx2 -mfma -mf16c -ffp-contract=off
+build/fuzz/core/quant_avx512.o: ISA_FLAGS = $(AVX512_FLAGS)
 
 # Coverage feedback comes from the parsers; the kernels' inner loops only slow each run down.
 FUZZ_COV = -fsanitize=fuzzer-no-link
-build/fuzz/core/quant_ref.o build/fuzz/core/quant_avx2.o: FUZZ_COV =
+build/fuzz/core/quant_ref.o build/fuzz/core/quant_avx2.o build/fuzz/core/quant_avx512.o: FUZZ_COV =
 
 build/fuzz/%.o: %.c $(wildcard core/*.h)
 	@mkdir -p $(dir $@)

@@ -1,9 +1,9 @@
 /*
  * kernels.c - picks the kernel table at start-up from what the CPU supports.
  *
- * On x86-64 the AVX2 table is compiled in (the Makefile builds quant_avx2.c
- * only for x86-64 targets) and chosen through CPUID. On every other target
- * only llm_kernels_scalar exists.
+ * On x86-64 the AVX2 and AVX-512 tables are compiled in (the Makefile builds
+ * quant_avx2.c and quant_avx512.c only for x86-64 targets) and chosen through
+ * CPUID. On every other target only llm_kernels_scalar exists.
  */
 #include <string.h>
 
@@ -22,6 +22,13 @@ static int cpu_has_avx2(void)
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
 }
+
+/* The AVX-512 table also runs AVX2 code, so it needs both. */
+static int cpu_has_avx512(void)
+{
+    return cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+}
 #endif
 
 int llm_kernels_supported(const llm_kernels **tables, int max_tables)
@@ -35,6 +42,11 @@ int llm_kernels_supported(const llm_kernels **tables, int max_tables)
     if (cpu_has_avx2()) {
         if (n < max_tables)
             tables[n] = &llm_kernels_avx2;
+        n++;
+    }
+    if (cpu_has_avx512()) {
+        if (n < max_tables)
+            tables[n] = &llm_kernels_avx512;
         n++;
     }
 #endif

@@ -71,6 +71,9 @@ extern const llm_kernels llm_kernels_scalar;
 /* x86-64 only: AVX2 + FMA + F16C. */
 extern const llm_kernels llm_kernels_avx2;
 
+/* x86-64 only: AVX-512 F, BW, VL and VNNI on top of the AVX2 table's features. */
+extern const llm_kernels llm_kernels_avx512;
+
 #define LLM_KERNELS_MAX 3 /* tables any one build may offer */
 
 /*

@@ -1,0 +1,324 @@
+/*
+ * quant_avx512.c - Q5_K and Q6_K x Q8_K dot products for x86-64 with
+ * AVX-512 F/BW/VL and VNNI: the table llm_kernels_avx512.
+ *
+ * Faster twins of quant_ref.c, which defines the results; tests/test_kernels.c
+ * compares every entry with its scalar twin. Each K-quant dot is bit-identical
+ * to the scalar one: a super-block's integer sum is exact in any order, and
+ * super-blocks are scaled and added with the scalar float operations in the
+ * scalar order. Every other entry forwards to llm_kernels_avx2, which this
+ * CPU also runs. The Makefile compiles this file, and only this file, with
+ * the AVX-512 flags, so core/kernels.c hands the table out only after CPUID
+ * confirms those features.
+ *
+ * A 64-byte vector covers 4 sub-blocks of 16 weights, one per 128-bit lane.
+ * vpmaddubsw multiplies the unsigned quants by the activation bytes into 32
+ * int16 pair sums, and VNNI's vpdpwssd weights them by each lane's sub-block
+ * scale and adds them to int32 lanes in one instruction.
+ */
+#include <immintrin.h>
+#include <string.h>
+
+#include "quant.h"
+#include "quant_blocks.h"
+
+/* ------------------------------------------------------------- helpers */
+
+static float half_to_float(uint16_t h)
+{
+    return _cvtsh_ss(h);
+}
+
+static int32_t sum_i32x8(__m256i v)
+{
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return _mm_cvtsi128_si32(s);
+}
+
+/* vpternlog truth table of (a & b) | c, the result bit being imm[4a + 2b + c]. */
+#define A_AND_B_OR_C 0xEA
+
+/* Adds the two 256-bit halves of v. */
+static __m256i fold_i32x16(__m512i v)
+{
+    return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
+}
+
+/*
+ * Adds scale * dot(u, x) to acc for the 4 sub-blocks of a 64-byte vector:
+ * u unsigned quants, x activation bytes, multipliers one int16 scale per
+ * 128-bit lane.
+ */
+static inline __m512i add_scaled_dot(__m512i acc, __m512i u, __m512i x, __m512i multipliers)
+{
+    return _mm512_dpwssd_epi32(acc, _mm512_maddubs_epi16(u, x), multipliers);
+}
+
+/*
+ * Int16 multipliers for vector v of a block. scales32 contains 4 int32
+ * scales per 128-bit lane: element v of lane i is the scale of that lane's
+ * sub-block in vector v. vpshufb repeats its low 16 bits over the lane.
+ */
+static inline __m512i lane_multipliers(__m512i scales32, int v)
+{
+    return _mm512_shuffle_epi8(scales32, _mm512_set1_epi16((short)(0x0100 + 0x0404 * v)));
+}
+
+/* Activation bytes xq[a .. a + 31] in the low half and xq[b .. b + 31] in the high half. */
+static inline __m512i load_x_halves(const int8_t *xq, int a, int b)
+{
+    __m512i low = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(xq + a)));
+
+    return _mm512_inserti64x4(low, _mm256_loadu_si256((const __m256i *)(xq + b)), 1);
+}
+
+/* ------------------------------------------------------------------ Q6_K */
+
+/*
+ * Q6_K x Q8_K with u = q + 32, as in quant_avx2.c. The low nibbles of
+ * ql[0..63] are elements 0..63 in order and their high nibbles elements
+ * 64..127; ql[64..127] gives 128..255 the same way. So vector v contains
+ * elements 64v .. 64v + 63 (sub-blocks 4v .. 4v + 3), and its 2 high bits
+ * per element come from qh[32h + l] at bits 2k, with h = v / 2 and
+ * k = 2(v % 2) for the low half, 2(v % 2) + 1 for the high half.
+ */
+static float q6k_dot_q8k_avx512(int64_t n, const void *weights, const void *acts)
+{
+    const block_q6k *w = weights;
+    const block_q8k *x = acts;
+    const __m128i lane_order = _mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    const __m512i low4 = _mm512_set1_epi8(0x0F), bits45 = _mm512_set1_epi8(0x30);
+    /* per-half shifts that bring bits 2k..2k+1 of qh to bits 4..5 */
+    const __m512i shift_k01 = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
+    const __m512i shift_k23 = _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(2), 1);
+    float sum = 0.0f;
+    int64_t ib;
+
+    for (ib = 0; ib < n / QK_K; ib++) {
+        const int8_t *xq = x[ib].qs;
+        __m128i sc = _mm_loadu_si128((const __m128i *)w[ib].scales);
+        __m512i scales32 = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(sc, lane_order));
+        __m512i acc = _mm512_setzero_si512();
+        __m256i acc8;
+        int h;
+
+        for (h = 0; h < 2; h++) {
+            __m512i ql = _mm512_loadu_si512(w[ib].ql + 64 * h);
+            __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(w[ib].qh + 32 * h)));
+            __m512i high01 = _mm512_and_si512(_mm512_sllv_epi16(qh, shift_k01), bits45);
+            __m512i high23 = _mm512_and_si512(_mm512_srlv_epi16(qh, shift_k23), bits45);
+            /* (nibble & 0x0F) | high */
+            __m512i u0 = _mm512_ternarylogic_epi32(ql, low4, high01, A_AND_B_OR_C);
+            __m512i u1 = _mm512_ternarylogic_epi32(_mm512_srli_epi16(ql, 4), low4, high23, A_AND_B_OR_C);
+            acc = add_scaled_dot(acc, u0, _mm512_loadu_si512(xq + 128 * h), lane_multipliers(scales32, 2 * h));
+            acc = add_scaled_dot(acc, u1, _mm512_loadu_si512(xq + 128 * h + 64), lane_multipliers(scales32, 2 * h + 1));
+        }
+        acc8 = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc), _mm256_loadu_si256((const __m256i *)x[ib].bsums));
+        acc8 = _mm256_sub_epi32(fold_i32x16(acc), _mm256_slli_epi32(acc8, 5));
+        sum += half_to_float(w[ib].d) * x[ib].d * sum_i32x8(acc8);
+    }
+    return sum;
+}
+
+/* ---------------------------------------------------------- Q4_K, Q5_K */
+
+/*
+ * Unpacks the 8 scales and 8 mins of a Q4_K or Q5_K block as 16 uint8,
+ * scales in bytes 0..7 and mins in bytes 8..15, as quant_avx2.c does.
+ */
+static __m128i q4k_scales_mins(const uint8_t packed[12])
+{
+    uint32_t w[3];
+    __m128i low, high;
+
+    memcpy(w, packed, sizeof w);
+    low = _mm_srlv_epi32(_mm_setr_epi32((int)w[0], (int)w[2], (int)w[1], (int)w[2]), _mm_setr_epi32(0, 0, 0, 4));
+    low = _mm_and_si128(low, _mm_setr_epi32(0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F));
+    high = _mm_srli_epi32(_mm_setr_epi32(0, (int)w[0], 0, (int)w[1]), 2);
+    return _mm_or_si128(low, _mm_and_si128(high, _mm_set1_epi8(0x30)));
+}
+
+/* Sum of mn[s] * (bsums[2s] + bsums[2s + 1]), with mn in bytes 8..15 of scales_mins. */
+static int32_t mins_dot_bsums(__m128i scales_mins, const int16_t bsums[16])
+{
+    const __m128i twice = _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+    __m256i b = _mm256_loadu_si256((const __m256i *)bsums);
+
+    return sum_i32x8(_mm256_madd_epi16(_mm256_cvtepu8_epi16(_mm_shuffle_epi8(scales_mins, twice)), b));
+}
+
+/*
+ * The int32 scales of a Q4_K or Q5_K block laid out for lane_multipliers.
+ * qs[32c + l] stores element 64c + l in its low nibble and 64c + 32 + l in
+ * its high nibble, so the vectors are v = 0: low nibbles of qs[0..63]
+ * (sub-blocks 0 and 2), v = 1: their high nibbles (1, 3), v = 2 and 3: the
+ * same for qs[64..127] (4, 6 and 5, 7). Lanes 0 and 1 take the first
+ * sub-block, lanes 2 and 3 the second.
+ */
+static __m512i q4k_scales32(__m128i scales_mins)
+{
+    const __m128i half_order = _mm_setr_epi8(0, 1, 4, 5, 2, 3, 6, 7, -1, -1, -1, -1, -1, -1, -1, -1);
+    __m256i s = _mm256_cvtepu8_epi32(_mm_shuffle_epi8(scales_mins, half_order));
+    __m512i wide = _mm512_castsi256_si512(s);
+
+    /* 128-bit lanes [0, 0, 1, 1] of s */
+    return _mm512_shuffle_i64x2(wide, wide, 0x50);
+}
+
+/* Same float expression as the scalar q4k_q5k_dot_block, so the result is bit-identical. */
+static float q4k_q5k_scale_block(uint16_t d_half, uint16_t dmin_half, int32_t sum_q, int32_t sum_min, float x_d)
+{
+    return half_to_float(d_half) * x_d * sum_q - half_to_float(dmin_half) * x_d * sum_min;
+}
+
+/*
+ * Sum of sc[s] * dot(u, x) over a Q4_K or Q5_K block, from the 4 vectors of
+ * unsigned quants laid out as q4k_scales32 describes.
+ */
+static inline int32_t q4k_q5k_sum_q(__m512i u0, __m512i u1, __m512i u2, __m512i u3, __m512i scales32, const int8_t *xq)
+{
+    __m512i acc = _mm512_setzero_si512();
+
+    acc = add_scaled_dot(acc, u0, load_x_halves(xq, 0, 64), lane_multipliers(scales32, 0));
+    acc = add_scaled_dot(acc, u1, load_x_halves(xq, 32, 96), lane_multipliers(scales32, 1));
+    acc = add_scaled_dot(acc, u2, load_x_halves(xq, 128, 192), lane_multipliers(scales32, 2));
+    acc = add_scaled_dot(acc, u3, load_x_halves(xq, 160, 224), lane_multipliers(scales32, 3));
+    return sum_i32x8(fold_i32x16(acc));
+}
+
+/*
+ * Q5_K: bit 4 of element 32s + l is bit s of qh[l]. Vector v covers
+ * sub-blocks (s, s + 2) = (0, 2), (1, 3), (4, 6), (5, 7), so per-half 16-bit
+ * shifts of qh, left by 4 - s or right by s - 4, bring bit s to bit 4.
+ */
+static float q5k_dot_q8k_avx512(int64_t n, const void *weights, const void *acts)
+{
+    const block_q5k *w = weights;
+    const block_q8k *x = acts;
+    const __m512i low4 = _mm512_set1_epi8(0x0F), bit4 = _mm512_set1_epi8(0x10);
+    const __m512i left_v0 = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
+    const __m512i left_v1 = _mm512_inserti64x4(_mm512_set1_epi16(3), _mm256_set1_epi16(1), 1);
+    const __m512i right_v2 = _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(2), 1);
+    const __m512i right_v3 = _mm512_inserti64x4(_mm512_set1_epi16(1), _mm256_set1_epi16(3), 1);
+    float sum = 0.0f;
+    int64_t ib;
+
+    for (ib = 0; ib < n / QK_K; ib++) {
+        __m128i scales_mins = q4k_scales_mins(w[ib].scales);
+        __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)w[ib].qh));
+        __m512i qs0 = _mm512_loadu_si512(w[ib].qs);
+        __m512i qs1 = _mm512_loadu_si512(w[ib].qs + 64);
+        __m512i u[4];
+
+        /* (nibble & 0x0F) | high bit */
+        u[0] = _mm512_ternarylogic_epi32(qs0, low4, _mm512_and_si512(_mm512_sllv_epi16(qh, left_v0), bit4), A_AND_B_OR_C);
+        u[1] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(qs0, 4), low4,
+                                         _mm512_and_si512(_mm512_sllv_epi16(qh, left_v1), bit4), A_AND_B_OR_C);
+        u[2] = _mm512_ternarylogic_epi32(qs1, low4, _mm512_and_si512(_mm512_srlv_epi16(qh, right_v2), bit4), A_AND_B_OR_C);
+        u[3] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(qs1, 4), low4,
+                                         _mm512_and_si512(_mm512_srlv_epi16(qh, right_v3), bit4), A_AND_B_OR_C);
+        sum += q4k_q5k_scale_block(w[ib].d, w[ib].dmin, q4k_q5k_sum_q(u[0], u[1], u[2], u[3], q4k_scales32(scales_mins), x[ib].qs),
+                                   mins_dot_bsums(scales_mins, x[ib].bsums), x[ib].d);
+    }
+    return sum;
+}
+
+/* --------------------------------------------- entries left to the AVX2 table */
+
+#define FORWARD_DEQUANTIZE(name, type)                              \
+    static void name(const void *src, float *dst, int64_t n)       \
+    {                                                               \
+        llm_kernels_avx2.dequantize[type](src, dst, n);            \
+    }
+#define FORWARD_QUANTIZE(name, type)                                \
+    static void name(const float *src, void *dst, int64_t n)       \
+    {                                                               \
+        llm_kernels_avx2.quantize[type](src, dst, n);              \
+    }
+#define FORWARD_DOT(name, type)                                     \
+    static float name(int64_t n, const void *weights, const void *acts) \
+    {                                                               \
+        return llm_kernels_avx2.dot[type](n, weights, acts);        \
+    }
+
+FORWARD_DEQUANTIZE(f32_dequantize_avx2, LLM_TYPE_F32)
+FORWARD_DEQUANTIZE(f16_dequantize_avx2, LLM_TYPE_F16)
+FORWARD_DEQUANTIZE(bf16_dequantize_avx2, LLM_TYPE_BF16)
+FORWARD_DEQUANTIZE(q4_0_dequantize_avx2, LLM_TYPE_Q4_0)
+FORWARD_DEQUANTIZE(q4_1_dequantize_avx2, LLM_TYPE_Q4_1)
+FORWARD_DEQUANTIZE(q5_0_dequantize_avx2, LLM_TYPE_Q5_0)
+FORWARD_DEQUANTIZE(q5_1_dequantize_avx2, LLM_TYPE_Q5_1)
+FORWARD_DEQUANTIZE(q8_0_dequantize_avx2, LLM_TYPE_Q8_0)
+FORWARD_DEQUANTIZE(q2k_dequantize_avx2, LLM_TYPE_Q2_K)
+FORWARD_DEQUANTIZE(q3k_dequantize_avx2, LLM_TYPE_Q3_K)
+FORWARD_DEQUANTIZE(q4k_dequantize_avx2, LLM_TYPE_Q4_K)
+FORWARD_DEQUANTIZE(q5k_dequantize_avx2, LLM_TYPE_Q5_K)
+FORWARD_DEQUANTIZE(q6k_dequantize_avx2, LLM_TYPE_Q6_K)
+FORWARD_DEQUANTIZE(iq4nl_dequantize_avx2, LLM_TYPE_IQ4_NL)
+FORWARD_QUANTIZE(f32_copy_avx2, LLM_TYPE_F32)
+FORWARD_QUANTIZE(f16_quantize_avx2, LLM_TYPE_F16)
+FORWARD_QUANTIZE(bf16_quantize_avx2, LLM_TYPE_BF16)
+FORWARD_QUANTIZE(q8_0_quantize_avx2, LLM_TYPE_Q8_0)
+FORWARD_QUANTIZE(q8_1_quantize_avx2, LLM_TYPE_Q8_1)
+FORWARD_QUANTIZE(q8k_quantize_avx2, LLM_TYPE_Q8_K)
+FORWARD_DOT(f32_dot_f32_avx2, LLM_TYPE_F32)
+FORWARD_DOT(f16_dot_f16_avx2, LLM_TYPE_F16)
+FORWARD_DOT(bf16_dot_bf16_avx2, LLM_TYPE_BF16)
+FORWARD_DOT(q4_0_dot_q8_0_avx2, LLM_TYPE_Q4_0)
+FORWARD_DOT(q4_1_dot_q8_1_avx2, LLM_TYPE_Q4_1)
+FORWARD_DOT(q5_0_dot_q8_0_avx2, LLM_TYPE_Q5_0)
+FORWARD_DOT(q5_1_dot_q8_1_avx2, LLM_TYPE_Q5_1)
+FORWARD_DOT(q8_0_dot_q8_0_avx2, LLM_TYPE_Q8_0)
+FORWARD_DOT(q2k_dot_q8k_avx2, LLM_TYPE_Q2_K)
+FORWARD_DOT(q3k_dot_q8k_avx2, LLM_TYPE_Q3_K)
+FORWARD_DOT(q4k_dot_q8k_avx2, LLM_TYPE_Q4_K)
+FORWARD_DOT(iq4nl_dot_q8_0_avx2, LLM_TYPE_IQ4_NL)
+
+/* ---------------------------------------------------------------- table */
+
+const llm_kernels llm_kernels_avx512 = {
+    "avx512",
+    {
+        [LLM_TYPE_F32] = f32_dequantize_avx2,
+        [LLM_TYPE_F16] = f16_dequantize_avx2,
+        [LLM_TYPE_BF16] = bf16_dequantize_avx2,
+        [LLM_TYPE_Q4_0] = q4_0_dequantize_avx2,
+        [LLM_TYPE_Q4_1] = q4_1_dequantize_avx2,
+        [LLM_TYPE_Q5_0] = q5_0_dequantize_avx2,
+        [LLM_TYPE_Q5_1] = q5_1_dequantize_avx2,
+        [LLM_TYPE_Q8_0] = q8_0_dequantize_avx2,
+        [LLM_TYPE_Q2_K] = q2k_dequantize_avx2,
+        [LLM_TYPE_Q3_K] = q3k_dequantize_avx2,
+        [LLM_TYPE_Q4_K] = q4k_dequantize_avx2,
+        [LLM_TYPE_Q5_K] = q5k_dequantize_avx2,
+        [LLM_TYPE_Q6_K] = q6k_dequantize_avx2,
+        [LLM_TYPE_IQ4_NL] = iq4nl_dequantize_avx2,
+    },
+    {
+        [LLM_TYPE_F32] = f32_copy_avx2,
+        [LLM_TYPE_F16] = f16_quantize_avx2,
+        [LLM_TYPE_BF16] = bf16_quantize_avx2,
+        [LLM_TYPE_Q8_0] = q8_0_quantize_avx2,
+        [LLM_TYPE_Q8_1] = q8_1_quantize_avx2,
+        [LLM_TYPE_Q8_K] = q8k_quantize_avx2,
+    },
+    {
+        [LLM_TYPE_F32] = f32_dot_f32_avx2,
+        [LLM_TYPE_F16] = f16_dot_f16_avx2,
+        [LLM_TYPE_BF16] = bf16_dot_bf16_avx2,
+        [LLM_TYPE_Q4_0] = q4_0_dot_q8_0_avx2,
+        [LLM_TYPE_Q4_1] = q4_1_dot_q8_1_avx2,
+        [LLM_TYPE_Q5_0] = q5_0_dot_q8_0_avx2,
+        [LLM_TYPE_Q5_1] = q5_1_dot_q8_1_avx2,
+        [LLM_TYPE_Q8_0] = q8_0_dot_q8_0_avx2,
+        [LLM_TYPE_Q2_K] = q2k_dot_q8k_avx2,
+        [LLM_TYPE_Q3_K] = q3k_dot_q8k_avx2,
+        [LLM_TYPE_Q4_K] = q4k_dot_q8k_avx2,
+        [LLM_TYPE_Q5_K] = q5k_dot_q8k_avx512,
+        [LLM_TYPE_Q6_K] = q6k_dot_q8k_avx512,
+        [LLM_TYPE_IQ4_NL] = iq4nl_dot_q8_0_avx2,
+    },
+};
