@@ -22,8 +22,8 @@ void platform_pool_free(platform_pool *pool);
 
 /*
  * Runs fn(arg, i, n) on every thread i of the pool's n (the caller is thread
- * 0) and returns when all have finished. Workers wait on a spin barrier
- * between tasks, because a token runs hundreds of short tasks.
+ * 0) and returns when all have finished. Between tasks the threads spin
+ * briefly, because a token runs hundreds of short tasks, and then sleep.
  */
 void platform_pool_run(void *pool, void (*fn)(void *arg, int ith, int nth), void *arg);
 

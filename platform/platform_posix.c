@@ -1,14 +1,13 @@
 /*
  * platform_posix.c - clock, core count and thread pool on Linux and macOS.
  *
- * The pool's workers spin on a generation counter, then fall back to
- * sched_yield() after a while so an idle pool does not hold the cores.
- * Atomics are the GCC/Clang __atomic builtins, since C99 has none.
+ * The pool's workers spin on a generation counter, then sleep on a
+ * condition variable. Atomics are the GCC/Clang __atomic builtins, since C99
+ * has none.
  */
 #include "platform.h"
 
 #include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +21,8 @@
 #define cpu_relax() ((void)0)
 #endif
 
-#define SPINS_BEFORE_YIELD 20000
+/* About 50 to 100 microseconds of pause instructions on current x86 cores. */
+#define SPINS_BEFORE_SLEEP 2000
 
 double platform_now_ms(void)
 {
@@ -63,6 +63,16 @@ int platform_physical_cores(void)
 
 typedef struct platform_pool_worker worker_arg;
 
+/*
+ * The pool's threads spin for a short while between tasks, because a token
+ * runs hundreds of tasks microseconds apart, and then sleep on a condition
+ * variable, so that an idle pool, or one sharing busy cores with other
+ * processes, does not keep the cores. Every counter below is read and
+ * written with sequentially consistent atomics: a thread stores "I am
+ * sleeping" before it checks the counter it waits on, and the other side
+ * changes the counter before it checks "is anyone sleeping", so one of the
+ * two always sees the other and no wake-up is lost.
+ */
 struct platform_pool {
     int n_threads;
     pthread_t *threads;
@@ -72,12 +82,40 @@ struct platform_pool {
     unsigned generation; /* bumped to start a task */
     int n_done;          /* workers finished with the current task */
     int stop;
+    int n_sleeping;      /* workers waiting on wake */
+    int main_sleeping;   /* 1 while the caller waits on done */
+    pthread_mutex_t lock;
+    pthread_cond_t wake; /* signalled when a task starts or the pool stops */
+    pthread_cond_t done; /* signalled when the last worker finishes */
 };
 
 struct platform_pool_worker {
     platform_pool *pool;
     int ith;
 };
+
+#define SEQ __ATOMIC_SEQ_CST
+
+/* Spins until generation moves past seen, then sleeps until it does; returns the new generation. */
+static unsigned wait_for_task(platform_pool *pool, unsigned seen)
+{
+    unsigned gen;
+    int spins;
+
+    for (spins = 0; spins < SPINS_BEFORE_SLEEP; spins++) {
+        gen = __atomic_load_n(&pool->generation, SEQ);
+        if (gen != seen)
+            return gen;
+        cpu_relax();
+    }
+    pthread_mutex_lock(&pool->lock);
+    __atomic_add_fetch(&pool->n_sleeping, 1, SEQ);
+    while ((gen = __atomic_load_n(&pool->generation, SEQ)) == seen)
+        pthread_cond_wait(&pool->wake, &pool->lock);
+    __atomic_sub_fetch(&pool->n_sleeping, 1, SEQ);
+    pthread_mutex_unlock(&pool->lock);
+    return gen;
+}
 
 static void *worker_main(void *p)
 {
@@ -86,19 +124,27 @@ static void *worker_main(void *p)
     unsigned seen = 0;
 
     for (;;) {
-        unsigned gen;
-        int spins = 0;
-        while ((gen = __atomic_load_n(&pool->generation, __ATOMIC_ACQUIRE)) == seen) {
-            if (++spins < SPINS_BEFORE_YIELD)
-                cpu_relax();
-            else
-                sched_yield();
-        }
-        seen = gen;
-        if (__atomic_load_n(&pool->stop, __ATOMIC_ACQUIRE))
+        seen = wait_for_task(pool, seen);
+        if (__atomic_load_n(&pool->stop, SEQ))
             return NULL;
         pool->fn(pool->arg, w->ith, pool->n_threads);
-        __atomic_add_fetch(&pool->n_done, 1, __ATOMIC_ACQ_REL);
+        if (__atomic_add_fetch(&pool->n_done, 1, SEQ) == pool->n_threads - 1 &&
+            __atomic_load_n(&pool->main_sleeping, SEQ)) {
+            pthread_mutex_lock(&pool->lock);
+            pthread_cond_signal(&pool->done);
+            pthread_mutex_unlock(&pool->lock);
+        }
+    }
+}
+
+/* Bumps the generation and wakes the workers that went to sleep. */
+static void start_task(platform_pool *pool)
+{
+    __atomic_add_fetch(&pool->generation, 1, SEQ);
+    if (__atomic_load_n(&pool->n_sleeping, SEQ) > 0) {
+        pthread_mutex_lock(&pool->lock);
+        pthread_cond_broadcast(&pool->wake);
+        pthread_mutex_unlock(&pool->lock);
     }
 }
 
@@ -121,6 +167,9 @@ platform_pool *platform_pool_new(int n_threads)
         free(pool);
         return NULL;
     }
+    pthread_mutex_init(&pool->lock, NULL);
+    pthread_cond_init(&pool->wake, NULL);
+    pthread_cond_init(&pool->done, NULL);
     for (i = 1; i < n_threads; i++) {
         pool->workers[i].pool = pool;
         pool->workers[i].ith = i;
@@ -136,7 +185,7 @@ platform_pool *platform_pool_new(int n_threads)
 void platform_pool_run(void *p, void (*fn)(void *arg, int ith, int nth), void *arg)
 {
     platform_pool *pool = p;
-    int spins = 0;
+    int spins, target = pool->n_threads - 1;
 
     if (pool->n_threads == 1) {
         fn(arg, 0, 1);
@@ -144,15 +193,23 @@ void platform_pool_run(void *p, void (*fn)(void *arg, int ith, int nth), void *a
     }
     pool->fn = fn;
     pool->arg = arg;
-    __atomic_store_n(&pool->n_done, 0, __ATOMIC_RELAXED);
-    __atomic_add_fetch(&pool->generation, 1, __ATOMIC_ACQ_REL);
+    __atomic_store_n(&pool->n_done, 0, SEQ);
+    start_task(pool);
     fn(arg, 0, pool->n_threads);
-    while (__atomic_load_n(&pool->n_done, __ATOMIC_ACQUIRE) < pool->n_threads - 1) {
-        if (++spins < SPINS_BEFORE_YIELD)
-            cpu_relax();
-        else
-            sched_yield();
+
+    for (spins = 0; spins < SPINS_BEFORE_SLEEP; spins++) {
+        if (__atomic_load_n(&pool->n_done, SEQ) == target)
+            return;
+        cpu_relax();
     }
+    __atomic_store_n(&pool->main_sleeping, 1, SEQ);
+    if (__atomic_load_n(&pool->n_done, SEQ) != target) {
+        pthread_mutex_lock(&pool->lock);
+        while (__atomic_load_n(&pool->n_done, SEQ) != target)
+            pthread_cond_wait(&pool->done, &pool->lock);
+        pthread_mutex_unlock(&pool->lock);
+    }
+    __atomic_store_n(&pool->main_sleeping, 0, SEQ);
 }
 
 void platform_pool_free(platform_pool *pool)
@@ -161,10 +218,13 @@ void platform_pool_free(platform_pool *pool)
 
     if (!pool)
         return;
-    __atomic_store_n(&pool->stop, 1, __ATOMIC_RELEASE);
-    __atomic_add_fetch(&pool->generation, 1, __ATOMIC_ACQ_REL);
+    __atomic_store_n(&pool->stop, 1, SEQ);
+    start_task(pool);
     for (i = 1; i < pool->n_threads; i++)
         pthread_join(pool->threads[i], NULL);
+    pthread_mutex_destroy(&pool->lock);
+    pthread_cond_destroy(&pool->wake);
+    pthread_cond_destroy(&pool->done);
     free(pool->threads);
     free(pool->workers);
     free(pool);
