@@ -136,6 +136,14 @@ int main(int argc, char **argv)
         else
             named = 1;
     }
+    {
+        /* Every fixture-driven suite fails without the fixtures; say once why. */
+        DIR *d = opendir(shared_path("models"));
+        check(d != NULL, "fixtures present",
+              "%s is not a folder: set PINFER_SHARED to the folder that holds models/ and reference/", shared_path("models"));
+        if (d)
+            closedir(d);
+    }
     for (i = 0; i < sizeof suites / sizeof suites[0]; i++) {
         int run = !named;
         for (a = 1; a < argc && !run; a++)
