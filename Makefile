@@ -21,8 +21,10 @@ LDLIBS   = -lm -lpthread
 # The SIMD kernel files are x86-64 only: each is built only when $(CC) targets
 # x86-64, and only it gets its ISA flags. -ffp-contract=off stops the compiler
 # fusing a multiply and an add that the scalar twin rounds separately.
+# WASM_SRC is built only by make wasi.
 X86_SRC      = core/quant_avx2.c core/quant_avx512.c
-CORE_SRC     = $(filter-out $(X86_SRC),$(wildcard core/*.c))
+WASM_SRC     = core/quant_wasm.c
+CORE_SRC     = $(filter-out $(X86_SRC) $(WASM_SRC),$(wildcard core/*.c))
 ifneq ($(filter x86_64%,$(shell $(CC) -dumpmachine)),)
 CORE_SRC    += $(X86_SRC)
 endif

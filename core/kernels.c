@@ -3,7 +3,8 @@
  *
  * On x86-64 the AVX2 and AVX-512 tables are compiled in (the Makefile builds
  * quant_avx2.c and quant_avx512.c only for x86-64 targets) and chosen through
- * CPUID. On every other target only llm_kernels_scalar exists.
+ * CPUID. A wasm32 build with -msimd128 adds llm_kernels_wasm. On every other
+ * target only llm_kernels_scalar exists.
  */
 #include <string.h>
 
@@ -49,6 +50,12 @@ int llm_kernels_supported(const llm_kernels **tables, int max_tables)
             tables[n] = &llm_kernels_avx512;
         n++;
     }
+#endif
+#if defined(__wasm_simd128__)
+    /* A runtime without SIMD128 rejects the whole module when it loads, so no check is needed here. */
+    if (n < max_tables)
+        tables[n] = &llm_kernels_wasm;
+    n++;
 #endif
     return n;
 }

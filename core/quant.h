@@ -74,6 +74,9 @@ extern const llm_kernels llm_kernels_avx2;
 /* x86-64 only: AVX-512 F, BW, VL and VNNI on top of the AVX2 table's features. */
 extern const llm_kernels llm_kernels_avx512;
 
+/* wasm32 with SIMD128 only (quant_wasm.c, built by make wasi). */
+extern const llm_kernels llm_kernels_wasm;
+
 #define LLM_KERNELS_MAX 3 /* tables any one build may offer */
 
 /*
@@ -85,7 +88,7 @@ int llm_kernels_supported(const llm_kernels **tables, int max_tables);
 /* Returns the fastest table this CPU can run (llm_kernels_scalar off x86-64). */
 const llm_kernels *llm_kernels_best(void);
 
-/* Returns the table named name ("scalar", "avx2", "avx512"), or NULL when the name is unknown or this CPU lacks it. */
+/* Returns the table named name ("scalar", "avx2", "avx512", "wasm-simd128"), or NULL when the name is unknown or this CPU lacks it. */
 const llm_kernels *llm_kernels_by_name(const char *name);
 
 /* IEEE half and bfloat16 conversions (round to nearest even). */

@@ -59,8 +59,8 @@ static void usage(FILE *out)
             "      --repeat-penalty R  penalize recent tokens, 1 = off (default: 1.0)\n"
             "      --repeat-last-n N   tokens the penalty looks back over (default: 64)\n"
             "      --no-display-prompt print only the generated text on stdout\n"
-            "      --kernels NAME      kernel table: scalar, avx2 or avx512 (default: the fastest\n"
-            "                          this CPU supports)\n"
+            "      --kernels NAME      kernel table: scalar, avx2, avx512 or wasm-simd128 (default:\n"
+            "                          the fastest this CPU supports)\n"
             "  -h, --help              show this help\n"
             "\n"
             "Statistics go to stderr as lines starting with '#'.\n");
