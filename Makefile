@@ -4,10 +4,12 @@
 #   make test       build and run every test suite, then the same suites under
 #                   AddressSanitizer and UndefinedBehaviorSanitizer
 #   make demo       build, find or download stories260K, and generate a story
-#   make fuzz       run each libFuzzer target for FUZZ_SECONDS (60) with clang
-#   make bench      pinfer against llama.cpp on synthetic 8B and 1B models (BENCH.md)
 #   make wasi       build the same CLI as a WASI command, build/pinfer.wasm
 #   make test-wasi  run pinfer.wasm under wasmtime and Node against build/pinfer
+#   make arm64      cross-build build/arm64/pinfer and run_tests for aarch64 (NEON)
+#   make test-arm64 run the kernels, quant and generation suites under qemu-aarch64
+#   make fuzz       run each libFuzzer target for FUZZ_SECONDS (60) with clang
+#   make bench      pinfer against llama.cpp on synthetic 8B and 1B models (BENCH.md)
 #   make clean      remove build/
 #
 # Fixtures are read from $(PINFER_SHARED), ../shared by default.
@@ -18,15 +20,21 @@ WARN     = -std=c99 -Wall -Wextra -Werror -pedantic
 CPPFLAGS = -D_POSIX_C_SOURCE=200809L -Icore -Iplatform
 LDLIBS   = -lm -lpthread
 
-# The SIMD kernel files are x86-64 only: each is built only when $(CC) targets
-# x86-64, and only it gets its ISA flags. -ffp-contract=off stops the compiler
-# fusing a multiply and an add that the scalar twin rounds separately.
-# WASM_SRC is built only by make wasi.
+# Each SIMD kernel file is built only when $(CC) targets its architecture:
+# the x86-64 files for x86_64, quant_neon.c for aarch64 (arm64 on macOS), where
+# NEON is baseline and needs no flag. Only the x86 files get ISA flags;
+# -ffp-contract=off stops the compiler fusing a multiply and an add that the
+# scalar twin rounds separately. WASM_SRC is built only by make wasi.
 X86_SRC      = core/quant_avx2.c core/quant_avx512.c
+ARM_SRC      = core/quant_neon.c
 WASM_SRC     = core/quant_wasm.c
-CORE_SRC     = $(filter-out $(X86_SRC) $(WASM_SRC),$(wildcard core/*.c))
-ifneq ($(filter x86_64%,$(shell $(CC) -dumpmachine)),)
+CORE_SRC     = $(filter-out $(X86_SRC) $(ARM_SRC) $(WASM_SRC),$(wildcard core/*.c))
+CC_MACHINE  := $(shell $(CC) -dumpmachine)
+ifneq ($(filter x86_64%,$(CC_MACHINE)),)
 CORE_SRC    += $(X86_SRC)
+endif
+ifneq ($(filter aarch64% arm64%,$(CC_MACHINE)),)
+CORE_SRC    += $(ARM_SRC)
 endif
 PLATFORM_SRC = platform/platform_posix.c
 NATIVE_SRC   = $(wildcard native/*.c)
@@ -121,6 +129,42 @@ wasi: build/pinfer.wasm
 # Needs python3 with the wasmtime package (pip install wasmtime) and Node 20 or later.
 test-wasi: build/pinfer build/pinfer.wasm build/wasi/run_tests.wasm
 	sh tests/wasi.sh
+
+# arm64: the CLI and the test runner cross-compiled for aarch64 Linux and
+# linked statically, so qemu-aarch64 runs them without an aarch64 sysroot.
+# Debian's gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and qemu-user provide
+# both tools. The generation suite starts the CLI through build/arm64/pinfer-qemu,
+# because no binfmt handler may be registered to run aarch64 files directly.
+# make test runs these suites too whenever both tools are installed.
+ARM64_CC       ?= aarch64-linux-gnu-gcc
+QEMU_AARCH64   ?= qemu-aarch64
+ARM64_CORE_SRC  = $(filter-out $(X86_SRC) $(ARM_SRC) $(WASM_SRC),$(wildcard core/*.c)) $(ARM_SRC)
+ARM64_OBJ       = $(call objs,arm64,$(ARM64_CORE_SRC) $(PLATFORM_SRC))
+ARM64_TEST_BIN  = build/arm64/pinfer build/arm64/pinfer-qemu build/arm64/run_tests
+HAVE_ARM64     := $(shell command -v $(ARM64_CC) >/dev/null 2>&1 && command -v $(QEMU_AARCH64) >/dev/null 2>&1 && echo yes)
+
+build/arm64/%.o: %.c $(wildcard core/*.h platform/*.h tests/*.h)
+	@mkdir -p $(dir $@)
+	$(ARM64_CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+build/arm64/pinfer: $(ARM64_OBJ) $(call objs,arm64,$(NATIVE_SRC))
+	$(ARM64_CC) $(CFLAGS) -static $^ -o $@ $(LDLIBS)
+
+build/arm64/run_tests: $(ARM64_OBJ) $(call objs,arm64,$(TEST_SRC))
+	$(ARM64_CC) $(CFLAGS) -static $^ -o $@ $(LDLIBS)
+
+build/arm64/pinfer-qemu: build/arm64/pinfer
+	printf '#!/bin/sh\nexec $(QEMU_AARCH64) "$$(dirname "$$0")/pinfer" "$$@"\n' >$@
+	chmod +x $@
+
+.PHONY: arm64 test-arm64
+arm64: build/arm64/pinfer build/arm64/run_tests
+
+# Only the stories260K generation cases by default; ARM64_GENERATION=all runs every case (tests/arm64.sh).
+test-arm64: $(ARM64_TEST_BIN)
+	QEMU_AARCH64=$(QEMU_AARCH64) sh tests/arm64.sh
+
+test: $(if $(HAVE_ARM64),$(ARM64_TEST_BIN))
 
 # Fuzzing: libFuzzer with clang, the core instrumented for coverage, ASan and UBSan.
 FUZZ_CC     ?= clang-19

@@ -3,7 +3,9 @@
  *
  * On x86-64 the AVX2 and AVX-512 tables are compiled in (the Makefile builds
  * quant_avx2.c and quant_avx512.c only for x86-64 targets) and chosen through
- * CPUID. A wasm32 build with -msimd128 adds llm_kernels_wasm. On every other
+ * CPUID. A wasm32 build with -msimd128 adds llm_kernels_wasm. An aarch64
+ * build adds llm_kernels_neon (quant_neon.c, built only for aarch64) with no
+ * check, because NEON is part of the base architecture. On every other
  * target only llm_kernels_scalar exists.
  */
 #include <string.h>
@@ -55,6 +57,11 @@ int llm_kernels_supported(const llm_kernels **tables, int max_tables)
     /* A runtime without SIMD128 rejects the whole module when it loads, so no check is needed here. */
     if (n < max_tables)
         tables[n] = &llm_kernels_wasm;
+    n++;
+#endif
+#if defined(__aarch64__)
+    if (n < max_tables)
+        tables[n] = &llm_kernels_neon;
     n++;
 #endif
     return n;

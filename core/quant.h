@@ -77,6 +77,9 @@ extern const llm_kernels llm_kernels_avx512;
 /* wasm32 with SIMD128 only (quant_wasm.c, built by make wasi). */
 extern const llm_kernels llm_kernels_wasm;
 
+/* aarch64 only: NEON, which every aarch64 CPU has (quant_neon.c). */
+extern const llm_kernels llm_kernels_neon;
+
 #define LLM_KERNELS_MAX 3 /* tables any one build may offer */
 
 /*
@@ -85,10 +88,10 @@ extern const llm_kernels llm_kernels_wasm;
  */
 int llm_kernels_supported(const llm_kernels **tables, int max_tables);
 
-/* Returns the fastest table this CPU can run (llm_kernels_scalar off x86-64). */
+/* Returns the fastest table this CPU can run (llm_kernels_scalar off x86-64, aarch64 and wasm32 SIMD128). */
 const llm_kernels *llm_kernels_best(void);
 
-/* Returns the table named name ("scalar", "avx2", "avx512", "wasm-simd128"), or NULL when the name is unknown or this CPU lacks it. */
+/* Returns the table named name ("scalar", "avx2", "avx512", "wasm-simd128", "neon"), or NULL when the name is unknown or this CPU lacks it. */
 const llm_kernels *llm_kernels_by_name(const char *name);
 
 /* IEEE half and bfloat16 conversions (round to nearest even). */

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs the test suites with the release build, then with the sanitizer build,
-# then the generation suite with each SIMD kernel table, then the WASI build
-# (tests/wasi.sh), and ends with one line that sums every run: "N passed, N failed".
+# then the generation suite with each SIMD kernel table. Then come the WASI
+# build (tests/wasi.sh) and the aarch64 build under qemu (tests/arm64.sh).
+# The last line sums every run: "N passed, N failed".
 set -u
 status=0
 total_passed=0
@@ -44,6 +45,18 @@ esac
 # The WASI build under wasmtime and Node, checked against build/pinfer.
 case " ${*:-wasi} " in
 *" wasi "*) PINFER_CLI=build/pinfer run wasi sh tests/wasi.sh ;;
+esac
+
+# The aarch64 build under qemu-aarch64 with the NEON table. make test builds
+# it only when aarch64-linux-gnu-gcc and qemu-aarch64 are installed.
+case " ${*:-arm64} " in
+*" arm64 "*)
+    if [ -x build/arm64/run_tests ] && [ -x build/arm64/pinfer-qemu ]; then
+        run arm64 sh tests/arm64.sh
+    else
+        echo "## arm64: skipped, build/arm64 not built (install gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and qemu-user)"
+    fi
+    ;;
 esac
 
 echo "$total_passed passed, $total_failed failed"
