@@ -83,7 +83,7 @@ build/asan/run_tests: $(ASAN_OBJ) $(call objs,asan,$(TEST_SRC))
 	$(CC) $(SAN) $^ -o $@ $(LDLIBS)
 
 # tests/run.sh runs both builds and prints the combined "N passed, N failed" last.
-test: build/pinfer build/run_tests build/asan/pinfer build/asan/run_tests build/pinfer.wasm build/wasi/run_tests.wasm
+test: build/pinfer build/run_tests build/asan/pinfer build/asan/run_tests build/pinfer.wasm build/wasi/run_tests.wasm build/gen_model
 	sh tests/run.sh
 
 demo: build/pinfer
@@ -127,7 +127,7 @@ build/wasi/run_tests.wasm: $(WASI_OBJ) $(call objs,wasi,$(WASI_TEST_SRC))
 wasi: build/pinfer.wasm
 
 # Needs python3 with the wasmtime package (pip install wasmtime) and Node 20 or later.
-test-wasi: build/pinfer build/pinfer.wasm build/wasi/run_tests.wasm
+test-wasi: build/pinfer build/gen_model build/pinfer.wasm build/wasi/run_tests.wasm
 	sh tests/wasi.sh
 
 # arm64: the CLI and the test runner cross-compiled for aarch64 Linux and

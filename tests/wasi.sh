@@ -6,7 +6,9 @@
 #     lines (timings masked) equal those of the native $PINFER_CLI;
 #   - bad flags: the same message and exit status as the native CLI;
 #   - a missing preopen, a model too big for wasm32 memory and a context too
-#     big for what is left: exit status 1 and one line naming the numbers;
+#     big for what is left (on a synthetic 1B model that build/gen_model
+#     writes once into build/wasi): exit status 1 and one line naming the
+#     numbers, and the -c it suggests runs;
 #   - build/wasi/run_tests.wasm, the unit suites built for wasm32-wasi,
 #     which include the wasm-simd128 kernels against the scalar reference.
 #
@@ -105,6 +107,14 @@ echo "# reference generations: $n_cases cases under [$runtimes ], $((failed - be
 
 # ----------------------------------------------------- flags and errors
 before=$failed
+# A synthetic Llama 3.2 1B model at Q3_K_L (0.7 GiB), written once by build/gen_model.
+big_dir=build/wasi
+big_model=$big_dir/llama-1b-Q3_K_L.gguf
+if [ -n "$runtimes" ] && [ ! -f "$big_model" ]; then
+    build/gen_model --preset 1b --type Q3_K_L --seed 1 --vocab "$SHARED/models/llama3-tiny-q3kl.gguf" \
+        -o "$big_model" >/dev/null 2>&1
+    check "1B model written" $? "build/gen_model could not write $big_model"
+fi
 printf 'Once upon a time' >"$tmp/prompt.txt"
 for runtime in $runtimes; do
     # Bad command lines fail before any file is opened, with the native message.
@@ -148,17 +158,31 @@ for runtime in $runtimes; do
     run_in "$runtime" --dir "$tmp/big" "$WASM" -m "$tmp/big/huge.gguf" -p hi >"$tmp/wasm.out" 2>"$tmp/wasm.err"
     status=$?
     [ "$status" -eq 1 ] && [ "$(wc -l <"$tmp/wasm.err")" -eq 1 ] &&
-        grep -q "the model has 5.00 GiB but wasm32 memory can grow by only" "$tmp/wasm.err" &&
+        grep -q "the model has 5.00 GiB but at most [0-9.]* GiB of wasm32 memory is left for it" "$tmp/wasm.err" &&
         grep -q "smaller quantization" "$tmp/wasm.err"
     check "$runtime model too big" $? "exit $status, stderr '$(cat "$tmp/wasm.err")'"
 
-    # A context too big for what is left: the message names -c values that fit.
+    # A context beyond the training context: the core's message, as native.
+    "$NATIVE" -m "$SHARED/models/stories260K.gguf" -p hi -c 100000000 >/dev/null 2>"$tmp/native.err"
     run_in "$runtime" --dir "$SHARED" "$WASM" -m "$SHARED/models/stories260K.gguf" -p hi -c 100000000 \
         >"$tmp/wasm.out" 2>"$tmp/wasm.err"
     status=$?
-    [ "$status" -eq 1 ] && grep -q "a context of 100000000 tokens needs" "$tmp/wasm.err" &&
-        grep -qE "use -c [0-9]+ or less" "$tmp/wasm.err"
+    [ "$status" -eq 1 ] && cmp -s "$tmp/native.err" "$tmp/wasm.err"
+    check "$runtime context over training" $? "exit $status, stderr '$(cat "$tmp/wasm.err")', native '$(cat "$tmp/native.err")'"
+
+    # A context too big for the memory left next to a 0.7 GiB model: the
+    # message names the largest -c that fits, and that -c runs.
+    run_in "$runtime" --dir "$big_dir" "$WASM" -m "$big_model" -p hi -n 1 -c 131072 >"$tmp/wasm.out" 2>"$tmp/wasm.err"
+    status=$?
+    fits=$(sed -n 's/.*use -c \([0-9]*\) or less.*/\1/p' "$tmp/wasm.err")
+    [ "$status" -eq 1 ] && grep -q "a context of 131072 tokens needs" "$tmp/wasm.err" && [ -n "$fits" ]
     check "$runtime context too big" $? "exit $status, stderr '$(grep pinfer: "$tmp/wasm.err")'"
+    if [ -n "$fits" ]; then
+        run_in "$runtime" --dir "$big_dir" "$WASM" -m "$big_model" -p hi -n 1 -c "$fits" >"$tmp/wasm.out" 2>"$tmp/wasm.err"
+        status=$?
+        [ "$status" -eq 0 ]
+        check "$runtime suggested context runs" $? "-c $fits: exit $status, stderr '$(grep pinfer: "$tmp/wasm.err")'"
+    fi
 
     # One thread only: -t 2 is rejected as threads that cannot start.
     run_in "$runtime" --dir "$SHARED" "$WASM" -m "$SHARED/models/stories260K.gguf" -p hi -t 2 \

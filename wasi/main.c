@@ -95,11 +95,11 @@ static int check_file_fits(const char *path, uint64_t file_bytes)
     if (file_bytes + OTHER_BYTES_ESTIMATE <= room)
         return 0;
     fprintf(stderr,
-            "pinfer: %s: the model has %.2f GiB but wasm32 memory can grow by only %.2f GiB more (4 GiB at most, "
-            "%.1f MiB in use), before the KV cache and scratch; use a smaller quantization or a smaller model, "
-            "or the native pinfer\n",
-            path, gib(file_bytes), gib(room - (room < OTHER_BYTES_ESTIMATE ? room : OTHER_BYTES_ESTIMATE)),
-            mib(in_use));
+            "pinfer: %s: the model has %.2f GiB but at most %.2f GiB of wasm32 memory is left for it (4 GiB in all, "
+            "%.1f MiB in use, %.0f MiB kept for the CLI), before the KV cache and scratch; use a smaller "
+            "quantization or a smaller model, or the native pinfer\n",
+            path, gib(file_bytes), gib(room > OTHER_BYTES_ESTIMATE ? room - OTHER_BYTES_ESTIMATE : 0), mib(in_use),
+            mib(OTHER_BYTES_ESTIMATE));
     return 1;
 }
 
@@ -204,18 +204,27 @@ static uint32_t largest_context_within(const llm_model *model, uint32_t n_ctx, u
 
 int cli_platform_check_context(const char *path, const llm_model *model, uint32_t n_ctx)
 {
-    uint64_t need = llm_ctx_bytes(model, n_ctx) + OTHER_BYTES_ESTIMATE;
     uint64_t in_use = memory_in_use();
     uint64_t room = WASM32_MAX_BYTES - in_use;
+    uint64_t limit = room > OTHER_BYTES_ESTIMATE ? room - OTHER_BYTES_ESTIMATE : 0;
+    uint64_t need;
     uint32_t fits;
 
-    if (need <= room)
+    /* llm_ctx_new rejects these two cases itself, with the training context or the size in its message. */
+    if (n_ctx > llm_model_hparams(model)->n_ctx_train || n_ctx == 0)
         return 0;
-    fits = room > OTHER_BYTES_ESTIMATE ? largest_context_within(model, n_ctx, room - OTHER_BYTES_ESTIMATE) : 0;
+    /* It also rejects a context over SIZE_MAX / 2 bytes, 2 GiB on wasm32, so that bounds the budget too. */
+    if (limit > (uint64_t)SIZE_MAX / 2)
+        limit = (uint64_t)SIZE_MAX / 2;
+    need = llm_ctx_bytes(model, n_ctx);
+    if (need <= limit)
+        return 0;
+    fits = largest_context_within(model, n_ctx, limit);
     fprintf(stderr,
-            "pinfer: %s: a context of %u tokens needs %.1f MiB for the KV cache and scratch, but wasm32 memory "
-            "can grow by only %.1f MiB more (4 GiB at most, %.1f MiB in use with the model); ",
-            path, n_ctx, mib(llm_ctx_bytes(model, n_ctx)), mib(room), mib(in_use));
+            "pinfer: %s: a context of %u tokens needs %.1f MiB for the KV cache and scratch, but pinfer.wasm can "
+            "give it at most %.1f MiB (wasm32 memory ends at 4 GiB, %.1f MiB is in use with the model, and one "
+            "context may take at most 2 GiB); ",
+            path, n_ctx, mib(need), mib(limit), mib(in_use));
     if (fits > 0)
         fprintf(stderr, "use -c %u or less, or a smaller quantization\n", fits);
     else
