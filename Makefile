@@ -90,7 +90,7 @@ demo: build/pinfer
 	sh examples/demo.sh
 
 # Not part of test: it writes about 5 GiB of models and runs for about 15 minutes.
-bench: build/pinfer build/gen_model build/membw
+bench: build/pinfer build/gen_model build/membw build/pinfer.wasm
 	sh bench/run.sh
 
 # WASI: the CLI as a wasm32-wasi command. Debian's clang-19, lld-19, wasi-libc

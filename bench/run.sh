@@ -3,7 +3,9 @@
 # models at Q3_K_L. Writes the models once into $PINFER_BENCH_CACHE
 # (build/bench-models), installs llama.cpp's prebuilt CPU build from npm once
 # into $PINFER_BENCH_NODE (build/bench-node), then runs bench/bench.mjs,
-# which writes build/bench.json and prints the table for BENCH.md.
+# which writes build/bench.json and prints the table for BENCH.md. Last,
+# bench/wasi.mjs compares pinfer.wasm under wasmtime with the native pinfer
+# on the 1B model (build/bench-wasi.json).
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -45,3 +47,10 @@ if [ ! -f "$node_prefix/node_modules/node-llama-cpp/package.json" ] ||
 fi
 
 PINFER_BENCH_CACHE=$cache PINFER_BENCH_NODE=$node_prefix node bench/bench.mjs
+
+# pinfer.wasm under wasmtime against the native pinfer on the 1B model, one thread each.
+if python3 -c 'import wasmtime' 2>/dev/null; then
+    PINFER_BENCH_CACHE=$cache node bench/wasi.mjs
+else
+    echo "bench: skipping pinfer.wasm, because python3 cannot import wasmtime (pip install wasmtime)" >&2
+fi
