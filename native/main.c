@@ -2,17 +2,44 @@
  * main.c - the pinfer command line for Linux and macOS.
  *
  * The platform layer under native/cli.c, which contains the flags, the
- * generation loop and the statistics: maps the model file read-only and
- * leaves memory limits to malloc.
+ * generation loop and the statistics: maps the model file read-only, turns
+ * the SIGBUS of a mapped file that shrank into a message, and checks that
+ * model and context fit in memory before the context is allocated.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
+
+static char sigbus_message[600];
+
+/* Touching a page of a mapped file past its current end raises SIGBUS: the file shrank after it was mapped. */
+static void on_sigbus(int sig)
+{
+    ssize_t ignored = write(2, sigbus_message, strlen(sigbus_message));
+    (void)ignored;
+    (void)sig;
+    _exit(1);
+}
+
+static void catch_sigbus(const char *path)
+{
+    struct sigaction sa;
+
+    snprintf(sigbus_message, sizeof sigbus_message,
+             "pinfer: %s: the model file shrank while it was in use (was it truncated or rewritten?)\n", path);
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigbus;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, NULL);
+}
 
 /* Maps the file read-only; an empty file maps nothing and keeps bytes NULL. */
 int cli_platform_load_model(const char *path, cli_model_file *v)
@@ -42,6 +69,7 @@ int cli_platform_load_model(const char *path, cli_model_file *v)
             return cli_fail("%s: cannot map the file: %s", path, strerror(errno));
         }
         v->owned = 1;
+        catch_sigbus(path);
     }
     close(fd);
     return 0;
@@ -53,12 +81,32 @@ void cli_platform_unload_model(cli_model_file *v)
         munmap(v->bytes, v->n_bytes);
 }
 
+/* Bytes this process may use: physical memory, or less under an address-space limit (ulimit -v). */
+static uint64_t memory_available(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
+    uint64_t bytes = pages > 0 && page_size > 0 ? (uint64_t)pages * (uint64_t)page_size : UINT64_MAX;
+    struct rlimit limit;
+
+    if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY && (uint64_t)limit.rlim_cur < bytes)
+        bytes = (uint64_t)limit.rlim_cur;
+    return bytes;
+}
+
 int cli_platform_check_context(const char *path, const llm_model *model, uint32_t n_ctx)
 {
-    (void)path;
-    (void)model;
-    (void)n_ctx;
-    return 0;
+    const gguf_file *f = llm_model_file(model);
+    uint64_t model_bytes = f->n_bytes, ctx_bytes = llm_ctx_bytes(model, n_ctx), available = memory_available();
+    char numbers[300];
+
+    if (model_bytes + ctx_bytes <= available)
+        return 0;
+    snprintf(numbers, sizeof numbers,
+             "the model (%.1f MiB) and a context of %u tokens (%.1f MiB) need %.1f MiB, but this process may use "
+             "%.1f MiB",
+             (double)model_bytes / 1048576.0, n_ctx, (double)ctx_bytes / 1048576.0,
+             (double)(model_bytes + ctx_bytes) / 1048576.0, (double)available / 1048576.0);
+    return cli_fail("%s: %s (use a smaller -c or a smaller quantization)", path, numbers);
 }
 
 int cli_platform_explain_open_error(const char *path, int err)
