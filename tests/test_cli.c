@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -239,6 +240,175 @@ static void test_bad_command_lines(const char *dir)
     }
 }
 
+/* Writes n bytes to dir/name and returns the path in a static buffer, or NULL. */
+static const char *write_temp(const char *dir, const char *name, const char *bytes, size_t n)
+{
+    static char path[4096];
+    FILE *fp;
+
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    fp = fopen(path, "wb");
+    if (!fp)
+        return NULL;
+    if (fwrite(bytes, 1, n, fp) != n) {
+        fclose(fp);
+        return NULL;
+    }
+    fclose(fp);
+    return path;
+}
+
+/* Runs the CLI and expects exit status 0 with a "# prompt:" statistics line on stderr. */
+static void expect_success(const char *dir, const char *label, char *const argv[], int expect_empty_stdout)
+{
+    struct cli_run run;
+    char name[160];
+
+    snprintf(name, sizeof name, "cli %s succeeds", label);
+    if (run_cli(dir, argv, &run) != 0) {
+        check(0, name, "cannot run %s or read its output", argv[0]);
+        free_run(&run);
+        return;
+    }
+    check(run.exited && run.exit_status == 0 && strstr(run.err, "# prompt:") != NULL, name,
+          "exit %d (signal %d), stderr '%s'", run.exit_status, run.signal, run.err);
+    if (expect_empty_stdout) {
+        snprintf(name, sizeof name, "cli %s stdout empty", label);
+        check(run.out[0] == 0, name, "stdout '%s', expected nothing", run.out);
+    }
+    free_run(&run);
+}
+
+/* Prompts and flags a user may get wrong or push to extremes: each has a clear message or a normal run. */
+static void test_hostile_inputs(const char *dir)
+{
+    char *cli = (char *)cli_path();
+    char model[4096], prompt_path[4096];
+    static char big[1 << 20];
+    const char *path;
+    size_t i;
+
+    snprintf(model, sizeof model, "%s", shared_path("models/stories260K.gguf"));
+
+    path = write_temp(dir, "invalid-utf8.txt", "\xff\xfe Once \xc3 upon \xe2\x82", 16);
+    if (path) {
+        char *argv[] = {cli, "-m", model, "-f", (char *)path, "-n", "8", "--temp", "0", "--no-display-prompt", NULL};
+        snprintf(prompt_path, sizeof prompt_path, "%s", path);
+        argv[4] = prompt_path;
+        expect_success(dir, "invalid UTF-8 prompt", argv, 0);
+    }
+    path = write_temp(dir, "nul.txt", "Once\0upon\0a time", 16);
+    if (path) {
+        char *argv[] = {cli, "-m", model, "-f", NULL, "-n", "8", "--temp", "0", "--no-display-prompt", NULL};
+        snprintf(prompt_path, sizeof prompt_path, "%s", path);
+        argv[4] = prompt_path;
+        expect_success(dir, "NUL bytes in prompt", argv, 0);
+    }
+    {
+        char *argv[] = {cli, "-m", model, "-p", "Once upon a time", "-n", "0", "--no-display-prompt", NULL};
+        expect_success(dir, "-n 0", argv, 1);
+    }
+    {
+        char *argv[] = {cli, "-m", model, "-p", "Once", "-n", "4", "--temp", "100000", NULL};
+        expect_success(dir, "very high temperature", argv, 0);
+    }
+
+    for (i = 0; i < sizeof big; i++)
+        big[i] = "hello world "[i % 12];
+    path = write_temp(dir, "big.txt", big, sizeof big);
+    if (path) {
+        char *argv[] = {cli, "-m", model, "-f", NULL, "-n", "1", NULL};
+        snprintf(prompt_path, sizeof prompt_path, "%s", path);
+        argv[4] = prompt_path;
+        expect_failure(dir, "1 MiB prompt", argv, "the prompt has", "at most 2048");
+    }
+    {
+        char *argv[] = {cli, "-m", model, "-p", "Once upon a time", "-c", "1", NULL};
+        expect_failure(dir, "-c 1", argv, "-c", "context holds 1");
+    }
+    {
+        char *argv[] = {cli, "-m", model, "-p", "Once", "-c", "999999", NULL};
+        expect_failure(dir, "-c over training", argv, "-c 2048", "trained for 2048");
+    }
+    {
+        char *argv[] = {cli, "-m", model, "-f", (char *)dir, NULL};
+        expect_failure(dir, "directory as prompt file", argv, dir, "is a directory");
+    }
+    {
+        static const char *const bad[][2] = {
+            {"--temp", "-1"},  {"--top-p", "2"},  {"--min-p", "nan"}, {"--top-k", "-5"},
+            {"--repeat-penalty", "0"}, {"-n", "-5"}, {"-t", "0"}, {"-s", "-3"}, {"--temp", "1e300"},
+        };
+        for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            char label[64];
+            char *argv[] = {cli, "-m", model, "-p", "Once", (char *)bad[i][0], (char *)bad[i][1], NULL};
+            snprintf(label, sizeof label, "%s %s", bad[i][0], bad[i][1]);
+            expect_failure(dir, label, argv, bad[i][0], "invalid value");
+        }
+    }
+}
+
+/*
+ * Truncates a copy of the model while the CLI generates from it: the mapped
+ * pages past the new end raise SIGBUS, which the CLI turns into a message.
+ */
+static void test_shrinking_model(const char *dir)
+{
+    char copy[4096], err_path[4096];
+    char *model_bytes, *err_text;
+    size_t n;
+    pid_t pid;
+    int status = 0;
+    const char *path;
+
+    model_bytes = read_file(shared_path("models/stories260K.gguf"), &n);
+    path = model_bytes ? write_temp(dir, "shrinking.gguf", model_bytes, n) : NULL;
+    free(model_bytes);
+    if (!path) {
+        check(0, "cli shrinking model", "cannot copy the model into %s", dir);
+        return;
+    }
+    snprintf(copy, sizeof copy, "%s", path);
+    snprintf(err_path, sizeof err_path, "%s/shrink-stderr.txt", dir);
+    fflush(NULL);
+    pid = fork();
+    if (pid == 0) {
+        if (redirect(1, "/dev/null", O_WRONLY) != 0 || redirect(2, err_path, O_WRONLY | O_CREAT | O_TRUNC) != 0)
+            _exit(126);
+        alarm(CLI_TIMEOUT_S);
+        execl(cli_path(), cli_path(), "-m", copy, "-p", "Once", "-n", "-1", "-c", "2048", "--temp", "0", "-t", "1",
+              (char *)NULL);
+        _exit(127);
+    }
+    {
+        /* generating 2048 tokens takes seconds, so the child is mid-run after 0.3 s */
+        struct timespec pause = {0, 300 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    if (truncate(copy, 1000) != 0)
+        check(0, "cli shrinking model", "truncate failed: %s", strerror(errno));
+    waitpid(pid, &status, 0);
+    err_text = read_file(err_path, NULL);
+    check(WIFEXITED(status) && WEXITSTATUS(status) == 1 && err_text && strstr(err_text, "shrank") != NULL,
+          "cli shrinking model", "exit %d (signal %d), stderr '%s'", WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+          WIFSIGNALED(status) ? WTERMSIG(status) : 0, err_text ? err_text : "");
+    free(err_text);
+    unlink(err_path);
+    unlink(copy);
+}
+
+static void remove_temp_files(const char *dir)
+{
+    static const char *const names[] = {"invalid-utf8.txt", "nul.txt", "big.txt"};
+    char path[4096];
+    size_t i;
+
+    for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+}
+
 void test_cli(void)
 {
     const char *tmp = getenv("TMPDIR");
@@ -258,6 +428,9 @@ void test_cli(void)
     }
     test_broken_files(dir);
     test_bad_command_lines(dir);
+    test_hostile_inputs(dir);
+    test_shrinking_model(dir);
+    remove_temp_files(dir);
     if (rmdir(dir) != 0)
         check(0, "cli temporary directory removed", "rmdir(%s) failed: %s", dir, strerror(errno));
 }
