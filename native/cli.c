@@ -33,6 +33,7 @@ typedef struct {
     int have_seed;
     llm_sampler_params sampling;
     int display_prompt;
+    cli_load_options load;
     const llm_kernels *kernels;
 } options;
 
@@ -59,6 +60,8 @@ static void usage(FILE *out)
             "      --repeat-penalty R  penalize recent tokens, 1 = off (default: 1.0)\n"
             "      --repeat-last-n N   tokens the penalty looks back over (default: 64)\n"
             "      --no-display-prompt print only the generated text on stdout\n"
+            "      --no-mmap           read the model into memory instead of mapping the file\n"
+            "      --mlock             keep the model's pages in memory (may need a higher ulimit -l)\n"
             "      --kernels NAME      kernel table: scalar, avx2, avx512 or wasm-simd128 (default:\n"
             "                          the fastest this CPU supports)\n"
             "  -h, --help              show this help\n"
@@ -143,6 +146,12 @@ static int parse_args(int argc, char **argv, options *o)
             exit(0);
         } else if (IS("--no-display-prompt", "--no-display-prompt")) {
             o->display_prompt = 0;
+            takes_value = 0;
+        } else if (IS("--no-mmap", "--no-mmap")) {
+            o->load.no_mmap = 1;
+            takes_value = 0;
+        } else if (IS("--mlock", "--mlock")) {
+            o->load.mlock = 1;
             takes_value = 0;
         } else if (!IS("-m", "--model") && !IS("-p", "--prompt") && !IS("-f", "--file") &&
                    !IS("-n", "--n-predict") && !IS("-c", "--ctx-size") && !IS("-t", "--threads") &&
@@ -413,7 +422,7 @@ static int run(const options *o, session *s)
         }
         prompt = s->prompt_buf;
     }
-    if (cli_platform_load_model(o->model_path, &s->file))
+    if (cli_platform_load_model(o->model_path, &o->load, &s->file))
         return 1;
     s->model = llm_model_open(s->file.bytes, s->file.n_bytes, base_name(o->model_path), &err);
     if (!s->model)

@@ -22,14 +22,24 @@ typedef struct {
     int owned; /* 1 when the platform must release bytes (mapped or allocated) */
 } cli_model_file;
 
+/* How the user asked for the model file to be brought in (--no-mmap, --mlock). */
+typedef struct {
+    int no_mmap; /* read the file into memory instead of mapping it */
+    int mlock;   /* lock the model's pages in memory */
+} cli_load_options;
+
 /* Runs the command line; returns the process exit status. */
 int cli_main(int argc, char **argv);
 
 /* Prints "pinfer: " and fmt with a and b on stderr and returns 1, the exit status of a failed run. */
 int cli_fail(const char *fmt, const char *a, const char *b);
 
-/* Loads the model at path into file. On failure prints one message and returns 1. */
-int cli_platform_load_model(const char *path, cli_model_file *file);
+/*
+ * Loads the model at path into file, honouring the load options where the
+ * platform can (WASI always reads the file). On failure prints one message
+ * and returns 1.
+ */
+int cli_platform_load_model(const char *path, const cli_load_options *load, cli_model_file *file);
 void cli_platform_unload_model(cli_model_file *file);
 
 /*

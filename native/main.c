@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -41,8 +42,42 @@ static void catch_sigbus(const char *path)
     sigaction(SIGBUS, &sa, NULL);
 }
 
-/* Maps the file read-only; an empty file maps nothing and keeps bytes NULL. */
-int cli_platform_load_model(const char *path, cli_model_file *v)
+static int model_is_mapped; /* 1: cli_model_file.bytes came from mmap, 0: from malloc */
+
+/*
+ * Reads the whole file into malloc'd memory in 64 MiB chunks. A read that
+ * ends early means the file shrank after fstat measured it.
+ */
+static int read_whole_file(const char *path, int fd, cli_model_file *v)
+{
+    size_t done = 0;
+
+    v->bytes = malloc(v->n_bytes);
+    if (!v->bytes)
+        return cli_fail("%s: cannot allocate memory to read the model; try without --no-mmap%s", path, "");
+    while (done < v->n_bytes) {
+        size_t want = v->n_bytes - done < ((size_t)64 << 20) ? v->n_bytes - done : ((size_t)64 << 20);
+        ssize_t got = read(fd, (char *)v->bytes + done, want);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) {
+            char sizes[160];
+            snprintf(sizes, sizeof sizes, "read %zu of %zu bytes", done, v->n_bytes);
+            free(v->bytes);
+            v->bytes = NULL;
+            if (got < 0)
+                return cli_fail("%s: cannot read the file: %s", path, strerror(errno));
+            return cli_fail("%s: the model file shrank while it was being read (%s)", path, sizes);
+        }
+        done += (size_t)got;
+    }
+    v->owned = 1;
+    model_is_mapped = 0;
+    return 0;
+}
+
+/* Maps the file read-only, or reads it with --no-mmap; an empty file loads nothing and keeps bytes NULL. */
+int cli_platform_load_model(const char *path, const cli_load_options *load, cli_model_file *v)
 {
     struct stat st;
     int fd;
@@ -61,24 +96,36 @@ int cli_platform_load_model(const char *path, cli_model_file *v)
                         S_ISDIR(st.st_mode) ? "is a directory" : "is not a regular file");
     }
     v->n_bytes = (size_t)st.st_size;
-    if (v->n_bytes > 0) {
+    if (v->n_bytes > 0 && load->no_mmap) {
+        int failed = read_whole_file(path, fd, v);
+        close(fd);
+        if (failed)
+            return 1;
+    } else if (v->n_bytes > 0) {
         v->bytes = mmap(NULL, v->n_bytes, PROT_READ, MAP_PRIVATE, fd, 0);
+        close(fd);
         if (v->bytes == MAP_FAILED) {
-            close(fd);
             v->bytes = NULL;
             return cli_fail("%s: cannot map the file: %s", path, strerror(errno));
         }
         v->owned = 1;
+        model_is_mapped = 1;
         catch_sigbus(path);
+    } else {
+        close(fd);
     }
-    close(fd);
+    if (load->mlock && v->n_bytes > 0 && mlock(v->bytes, v->n_bytes) != 0)
+        return cli_fail("%s: --mlock could not lock the model in memory: %s (raise the limit with ulimit -l)", path,
+                        strerror(errno));
     return 0;
 }
 
 void cli_platform_unload_model(cli_model_file *v)
 {
-    if (v->owned)
+    if (v->owned && model_is_mapped)
         munmap(v->bytes, v->n_bytes);
+    else if (v->owned)
+        free(v->bytes);
 }
 
 /* Bytes this process may use: physical memory, or less under an address-space limit (ulimit -v). */

@@ -312,6 +312,10 @@ static void test_hostile_inputs(const char *dir)
         char *argv[] = {cli, "-m", model, "-p", "Once", "-n", "4", "--temp", "100000", NULL};
         expect_success(dir, "very high temperature", argv, 0);
     }
+    {
+        char *argv[] = {cli, "-m", model, "-p", "Once", "-n", "4", "--temp", "0", "--no-mmap", "--mlock", NULL};
+        expect_success(dir, "--no-mmap --mlock", argv, 0);
+    }
 
     for (i = 0; i < sizeof big; i++)
         big[i] = "hello world "[i % 12];

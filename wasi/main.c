@@ -115,12 +115,13 @@ static void report_progress(const char *path, uint64_t done, uint64_t total, int
 }
 
 /* Reads the whole file into one malloc'd buffer, in chunks of READ_CHUNK_BYTES. */
-int cli_platform_load_model(const char *path, cli_model_file *file)
+int cli_platform_load_model(const char *path, const cli_load_options *load, cli_model_file *file)
 {
     struct stat st;
     uint64_t file_bytes, done = 0;
     int fd, quarters_shown = 0;
 
+    (void)load; /* WASI has neither mmap nor mlock: the file is always read */
     memset(file, 0, sizeof *file);
     fd = open(path, O_RDONLY);
     if (fd < 0) {
