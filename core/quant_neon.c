@@ -8,8 +8,8 @@
  * targets aarch64, and core/kernels.c offers the table there unconditionally.
  *
  * 8-bit dot products use vdotq_s32 when the compiler targets the dotprod
- * extension (__ARM_FEATURE_DOTPROD, as with -march=armv8.2-a+dotprod or Apple
- * clang's default for arm64 macOS), and vmull_s8 with vpadalq_s16 on a
+ * extension (__ARM_FEATURE_DOTPROD, as with -march=armv8.2-a+dotprod or
+ * -mcpu=apple-m1), and vmull_s8 with vpadalq_s16 on a
  * baseline armv8-a build. The choice is made at compile time only: a baseline
  * binary does not switch to vdotq_s32 on a CPU that has it.
  *
@@ -29,8 +29,10 @@
  *
  * NOTE: bit-identical K-quant results also need the compiler to contract
  * (or not) the per-block float expression the same way here and in
- * quant_ref.c. GCC with -std=c99 contracts neither; clang's default
- * -ffp-contract=on treats both files alike because the expressions match.
+ * quant_ref.c. GCC with -std=c99 contracts neither. Under clang's default
+ * -ffp-contract=on both files write the same expression: clang 19 builds
+ * for aarch64 Linux, baseline and -mcpu=apple-m1, pass tests/test_kernels.c
+ * under qemu, but no macOS build has run the tests yet.
  */
 #include <arm_neon.h>
 #include <string.h>
@@ -503,4 +505,5 @@ const llm_kernels llm_kernels_neon = {
         [LLM_TYPE_Q6_K] = q6k_dot_q8k_neon,
         [LLM_TYPE_IQ4_NL] = iq4nl_dot_q8_0_scalar,
     },
+    {0}, /* no tile kernels: matmul runs one dot per token */
 };
