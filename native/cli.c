@@ -62,7 +62,7 @@ static void usage(FILE *out)
             "      --no-display-prompt print only the generated text on stdout\n"
             "      --no-mmap           read the model into memory instead of mapping the file\n"
             "      --mlock             keep the model's pages in memory (may need a higher ulimit -l)\n"
-            "      --kernels NAME      kernel table: scalar, avx2, avx512 or wasm-simd128 (default:\n"
+            "      --kernels NAME      kernel table: scalar, avx2, avx512, neon or wasm-simd128 (default:\n"
             "                          the fastest this CPU supports)\n"
             "  -h, --help              show this help\n"
             "\n"
