@@ -526,7 +526,11 @@ typedef struct {
     int n_tokens;
 } matmul_task;
 
-/* Thread ith takes its share of the weight rows and uses each row for every token of the tile. */
+/*
+ * Thread ith takes its share of the weight rows and uses each row for every
+ * token of the tile: through the table's tile kernel when it has one for the
+ * type and there is more than one token, else one dot per token.
+ */
 static void matmul_rows(void *arg, int ith, int nth)
 {
     const matmul_task *t = arg;
@@ -534,9 +538,15 @@ static void matmul_rows(void *arg, int ith, int nth)
     size_t row_bytes = llm_row_bytes(w->type, (int64_t)w->ne[0]);
     uint64_t r0 = w->ne[1] * (uint64_t)ith / (uint64_t)nth, r1 = w->ne[1] * (uint64_t)(ith + 1) / (uint64_t)nth, r;
     llm_dot_fn dot = t->c->k->dot[w->type];
+    llm_dot_tile_fn dot_tile = t->n_tokens > 1 ? t->c->k->dot_tile[w->type] : NULL;
     const uint8_t *acts = t->c->acts;
     int j;
 
+    if (dot_tile && r1 > r0) {
+        dot_tile((int64_t)w->ne[0], (const uint8_t *)w->data + r0 * row_bytes, row_bytes, (int)(r1 - r0), acts,
+                 t->act_bytes, t->n_tokens, t->out + r0, t->out_stride);
+        return;
+    }
     for (r = r0; r < r1; r++) {
         const uint8_t *row = (const uint8_t *)w->data + r * row_bytes;
         for (j = 0; j < t->n_tokens; j++)

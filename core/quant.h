@@ -59,11 +59,22 @@ typedef void (*llm_dequantize_fn)(const void *src, float *dst, int64_t n);
 typedef void (*llm_quantize_fn)(const float *src, void *dst, int64_t n);
 typedef float (*llm_dot_fn)(int64_t n, const void *weights, const void *acts);
 
+/*
+ * Dot products of n_rows weight rows, row_bytes apart, with n_tokens
+ * activation rows, act_stride bytes apart: stores out[j * out_stride + r] =
+ * dot(n, row r, activation row j), bit-identical to the same table's dot.
+ * A tile kernel decodes each weight block once for all the tokens, and loads
+ * each activation block once for several rows.
+ */
+typedef void (*llm_dot_tile_fn)(int64_t n, const void *weights, size_t row_bytes, int n_rows, const void *acts,
+                                size_t act_stride, int n_tokens, float *out, size_t out_stride);
+
 typedef struct {
     const char *name; /* "scalar", "avx2", ... as printed in the model log line */
     llm_dequantize_fn dequantize[LLM_TYPE_COUNT]; /* by weight type */
     llm_quantize_fn quantize[LLM_TYPE_COUNT];     /* by dot_type: F32, Q8_0, Q8_1, Q8_K */
     llm_dot_fn dot[LLM_TYPE_COUNT];               /* by weight type; acts are in its dot_type */
+    llm_dot_tile_fn dot_tile[LLM_TYPE_COUNT];     /* by weight type; NULL where the table has none */
 } llm_kernels;
 
 extern const llm_kernels llm_kernels_scalar;

@@ -364,6 +364,338 @@ static float q5k_dot_q8k_avx2(int64_t n, const void *weights, const void *acts)
     return sum;
 }
 
+/* ------------------------------------------- K-quants x Q8_K, many tokens */
+
+/*
+ * The tile kernels below unpack a weight block once into u (unsigned quants)
+ * and mult (the matching int16 sub-block scales), then run the rest of the
+ * single-token dot for every token: the same per-block integer sum, and the
+ * same float operations in the same block order, so each result is
+ * bit-identical to the dot above. Tokens go in passes of TILE_TOKENS so that
+ * their running sums stay on the stack.
+ */
+#define TILE_TOKENS 64
+
+/* Activation block ib of token j, token rows being act_stride bytes apart. */
+static inline const block_q8k *tile_block(const void *acts, size_t act_stride, int j, int64_t ib)
+{
+    return (const block_q8k *)((const uint8_t *)acts + (size_t)j * act_stride) + ib;
+}
+
+/* Sum over the 8 vectors of 32 elements of a block of mult[k] * (u[k] . x[32k .. 32k + 31]), as 8 int32 lanes. */
+static inline __m256i block_scaled_dot(const __m256i u[8], const __m256i mult[8], const int8_t *xq)
+{
+    __m256i acc = _mm256_setzero_si256();
+    int k;
+
+    for (k = 0; k < 8; k++) {
+        __m256i products = _mm256_maddubs_epi16(u[k], _mm256_loadu_si256((const __m256i *)(xq + 32 * k)));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(products, mult[k]));
+    }
+    return acc;
+}
+
+/* Stores the sums of a pass of n_pass tokens that starts at token j0. */
+static void store_tile_sums(const float *sums, int n_pass, int j0, float *out, size_t out_stride)
+{
+    int j;
+
+    for (j = 0; j < n_pass; j++)
+        out[(size_t)(j0 + j) * out_stride] = sums[j];
+}
+
+/* The sums of 4 int32x8 accumulators, in the 4 lanes of the result. */
+static inline __m128i sum_i32x8_4(__m256i a, __m256i b, __m256i c, __m256i d)
+{
+    __m256i abcd = _mm256_hadd_epi32(_mm256_hadd_epi32(a, b), _mm256_hadd_epi32(c, d));
+
+    return _mm_add_epi32(_mm256_castsi256_si128(abcd), _mm256_extracti128_si256(abcd, 1));
+}
+
+/* The activation scales of block ib of tokens j .. j + 3. */
+static inline __m128 tile_scales_4(const void *acts, size_t act_stride, int j, int64_t ib)
+{
+    return _mm_setr_ps(tile_block(acts, act_stride, j, ib)->d, tile_block(acts, act_stride, j + 1, ib)->d,
+                       tile_block(acts, act_stride, j + 2, ib)->d, tile_block(acts, act_stride, j + 3, ib)->d);
+}
+
+/*
+ * Q3_K and Q6_K, whose blocks have 16 int8 scales sc and whose dot is
+ * d * x_d * (sum sc * u * x - offset * sum sc * bsum): offset_shift is log2
+ * of the offset, 2 for Q3_K (u = q + 4) and 5 for Q6_K (u = q + 32).
+ */
+static inline __m256i sc16_token_acc(const __m256i u[8], const __m256i mult[8], __m256i sc16, int offset_shift,
+                                     const block_q8k *x)
+{
+    __m256i offset = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)x->bsums));
+
+    return _mm256_sub_epi32(block_scaled_dot(u, mult, x->qs), _mm256_sll_epi32(offset, _mm_cvtsi32_si128(offset_shift)));
+}
+
+/*
+ * Runs one Q3_K or Q6_K block for every token of a pass, 4 tokens at a time:
+ * their 4 integer sums come out of one reduction, and the float step
+ * sums += d * x_d * sum_q runs in 4 lanes with the scalar operations.
+ */
+static inline void sc16_block_tile(const __m256i u[8], __m128i sc, float d, int offset_shift, int64_t ib,
+                                   const void *acts, size_t act_stride, int n_pass, float *sums)
+{
+    __m256i sc_even_odd = scales_even_odd_i16(sc), sc16 = _mm256_cvtepi8_epi16(sc);
+    __m256i mult[8];
+    int j, k;
+
+    for (k = 0; k < 8; k++)
+        mult[k] = pair_multipliers(sc_even_odd, k);
+    for (j = 0; j + 4 <= n_pass; j += 4) {
+        __m256i a0 = sc16_token_acc(u, mult, sc16, offset_shift, tile_block(acts, act_stride, j, ib));
+        __m256i a1 = sc16_token_acc(u, mult, sc16, offset_shift, tile_block(acts, act_stride, j + 1, ib));
+        __m256i a2 = sc16_token_acc(u, mult, sc16, offset_shift, tile_block(acts, act_stride, j + 2, ib));
+        __m256i a3 = sc16_token_acc(u, mult, sc16, offset_shift, tile_block(acts, act_stride, j + 3, ib));
+        __m128 d_x = _mm_mul_ps(_mm_set1_ps(d), tile_scales_4(acts, act_stride, j, ib));
+        __m128 block = _mm_mul_ps(d_x, _mm_cvtepi32_ps(sum_i32x8_4(a0, a1, a2, a3)));
+        _mm_storeu_ps(sums + j, _mm_add_ps(_mm_loadu_ps(sums + j), block));
+    }
+    for (; j < n_pass; j++) {
+        const block_q8k *x = tile_block(acts, act_stride, j, ib);
+        sums[j] += d * x->d * sum_i32x8(sc16_token_acc(u, mult, sc16, offset_shift, x));
+    }
+}
+
+/* The 8 vectors u = q + 4 of a Q3_K block, vector j being elements 32j .. 32j + 31 (see q3k_add_quarter). */
+static inline void q3k_unpack_u(const block_q3k *b, __m256i u[8])
+{
+    const __m256i two_bits = _mm256_set1_epi8(3), bit2 = _mm256_set1_epi8(4);
+    __m256i hmask = _mm256_loadu_si256((const __m256i *)b->hmask);
+    __m256i qs0 = _mm256_loadu_si256((const __m256i *)b->qs);
+    __m256i qs1 = _mm256_loadu_si256((const __m256i *)(b->qs + 32));
+
+    u[0] = _mm256_or_si256(_mm256_and_si256(qs0, two_bits), _mm256_and_si256(_mm256_slli_epi16(hmask, 2), bit2));
+    u[1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qs0, 2), two_bits),
+                           _mm256_and_si256(_mm256_slli_epi16(hmask, 1), bit2));
+    u[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qs0, 4), two_bits), _mm256_and_si256(hmask, bit2));
+    u[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qs0, 6), two_bits),
+                           _mm256_and_si256(_mm256_srli_epi16(hmask, 1), bit2));
+    u[4] = _mm256_or_si256(_mm256_and_si256(qs1, two_bits), _mm256_and_si256(_mm256_srli_epi16(hmask, 2), bit2));
+    u[5] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qs1, 2), two_bits),
+                           _mm256_and_si256(_mm256_srli_epi16(hmask, 3), bit2));
+    u[6] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qs1, 4), two_bits),
+                           _mm256_and_si256(_mm256_srli_epi16(hmask, 4), bit2));
+    u[7] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qs1, 6), two_bits),
+                           _mm256_and_si256(_mm256_srli_epi16(hmask, 5), bit2));
+}
+
+static void q3k_dot_row_tile(int64_t n, const void *weights, const void *acts, size_t act_stride, int n_tokens,
+                            float *out, size_t out_stride)
+{
+    const block_q3k *w = weights;
+    float sums[TILE_TOKENS];
+    int j0;
+
+    for (j0 = 0; j0 < n_tokens; j0 += TILE_TOKENS) {
+        const uint8_t *pass_acts = (const uint8_t *)acts + (size_t)j0 * act_stride;
+        int n_pass = n_tokens - j0 < TILE_TOKENS ? n_tokens - j0 : TILE_TOKENS;
+        int64_t ib;
+
+        memset(sums, 0, sizeof sums);
+        for (ib = 0; ib < n / QK_K; ib++) {
+            __m256i u[8];
+            q3k_unpack_u(&w[ib], u);
+            sc16_block_tile(u, q3k_scales(w[ib].scales), half_to_float(w[ib].d), 2, ib, pass_acts, act_stride,
+                            n_pass, sums);
+        }
+        store_tile_sums(sums, n_pass, j0, out, out_stride);
+    }
+}
+
+/* The 8 vectors u = q + 32 of a Q6_K block, vector 4h + k being elements 128h + 32k .. 128h + 32k + 31. */
+static inline void q6k_unpack_u(const block_q6k *b, __m256i u[8])
+{
+    const __m256i low4 = _mm256_set1_epi8(0x0F), bits45 = _mm256_set1_epi8(0x30);
+    int h;
+
+    for (h = 0; h < 2; h++) {
+        __m256i ql0 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h));
+        __m256i ql1 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h + 32));
+        __m256i qh = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * h));
+
+        u[4 * h] = _mm256_or_si256(_mm256_and_si256(ql0, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), bits45));
+        u[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(ql1, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), bits45));
+        u[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4), _mm256_and_si256(qh, bits45));
+        u[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
+                                       _mm256_and_si256(_mm256_srli_epi16(qh, 2), bits45));
+    }
+}
+
+static void q6k_dot_row_tile(int64_t n, const void *weights, const void *acts, size_t act_stride, int n_tokens,
+                            float *out, size_t out_stride)
+{
+    const block_q6k *w = weights;
+    float sums[TILE_TOKENS];
+    int j0;
+
+    for (j0 = 0; j0 < n_tokens; j0 += TILE_TOKENS) {
+        const uint8_t *pass_acts = (const uint8_t *)acts + (size_t)j0 * act_stride;
+        int n_pass = n_tokens - j0 < TILE_TOKENS ? n_tokens - j0 : TILE_TOKENS;
+        int64_t ib;
+
+        memset(sums, 0, sizeof sums);
+        for (ib = 0; ib < n / QK_K; ib++) {
+            __m256i u[8];
+            q6k_unpack_u(&w[ib], u);
+            sc16_block_tile(u, _mm_loadu_si128((const __m128i *)w[ib].scales), half_to_float(w[ib].d), 5, ib,
+                            pass_acts, act_stride, n_pass, sums);
+        }
+        store_tile_sums(sums, n_pass, j0, out, out_stride);
+    }
+}
+
+/*
+ * Q4_K and Q5_K: runs one block, whose unsigned quants are u (vector s being
+ * sub-block s), for every token of a pass, 4 tokens at a time as in
+ * sc16_block_tile, with the float expression of q4k_q5k_scale_block.
+ */
+static inline void q4k_q5k_block_tile(const __m256i u[8], __m128i scales_mins, uint16_t d_half, uint16_t dmin_half,
+                                      int64_t ib, const void *acts, size_t act_stride, int n_pass, float *sums)
+{
+    const __m128i twice = _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+    __m256i sc16 = q4k_scales_i16(scales_mins);
+    __m256i mins16 = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(scales_mins, twice));
+    float d = half_to_float(d_half), dmin = half_to_float(dmin_half);
+    __m256i mult[8];
+    int j, s;
+
+    for (s = 0; s < 8; s++)
+        mult[s] = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0202 * s)));
+    for (j = 0; j + 4 <= n_pass; j += 4) {
+        const block_q8k *x0 = tile_block(acts, act_stride, j, ib), *x1 = tile_block(acts, act_stride, j + 1, ib);
+        const block_q8k *x2 = tile_block(acts, act_stride, j + 2, ib), *x3 = tile_block(acts, act_stride, j + 3, ib);
+        __m128i sum_q = sum_i32x8_4(block_scaled_dot(u, mult, x0->qs), block_scaled_dot(u, mult, x1->qs),
+                                    block_scaled_dot(u, mult, x2->qs), block_scaled_dot(u, mult, x3->qs));
+        __m128i sum_min = sum_i32x8_4(_mm256_madd_epi16(mins16, _mm256_loadu_si256((const __m256i *)x0->bsums)),
+                                      _mm256_madd_epi16(mins16, _mm256_loadu_si256((const __m256i *)x1->bsums)),
+                                      _mm256_madd_epi16(mins16, _mm256_loadu_si256((const __m256i *)x2->bsums)),
+                                      _mm256_madd_epi16(mins16, _mm256_loadu_si256((const __m256i *)x3->bsums)));
+        __m128 x_d = _mm_setr_ps(x0->d, x1->d, x2->d, x3->d);
+        __m128 scaled_q = _mm_mul_ps(_mm_mul_ps(_mm_set1_ps(d), x_d), _mm_cvtepi32_ps(sum_q));
+        __m128 scaled_min = _mm_mul_ps(_mm_mul_ps(_mm_set1_ps(dmin), x_d), _mm_cvtepi32_ps(sum_min));
+        _mm_storeu_ps(sums + j, _mm_add_ps(_mm_loadu_ps(sums + j), _mm_sub_ps(scaled_q, scaled_min)));
+    }
+    for (; j < n_pass; j++) {
+        const block_q8k *x = tile_block(acts, act_stride, j, ib);
+        int32_t sum_q = sum_i32x8(block_scaled_dot(u, mult, x->qs));
+        int32_t sum_min = sum_i32x8(_mm256_madd_epi16(mins16, _mm256_loadu_si256((const __m256i *)x->bsums)));
+
+        sums[j] += d * x->d * sum_q - dmin * x->d * sum_min;
+    }
+}
+
+static void q4k_dot_row_tile(int64_t n, const void *weights, const void *acts, size_t act_stride, int n_tokens,
+                            float *out, size_t out_stride)
+{
+    const block_q4k *w = weights;
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    float sums[TILE_TOKENS];
+    int j0;
+
+    for (j0 = 0; j0 < n_tokens; j0 += TILE_TOKENS) {
+        const uint8_t *pass_acts = (const uint8_t *)acts + (size_t)j0 * act_stride;
+        int n_pass = n_tokens - j0 < TILE_TOKENS ? n_tokens - j0 : TILE_TOKENS;
+        int64_t ib;
+
+        memset(sums, 0, sizeof sums);
+        for (ib = 0; ib < n / QK_K; ib++) {
+            __m256i u[8];
+            int c;
+            for (c = 0; c < 4; c++) {
+                __m256i qs = _mm256_loadu_si256((const __m256i *)(w[ib].qs + 32 * c));
+                u[2 * c] = _mm256_and_si256(qs, low4);
+                u[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(qs, 4), low4);
+            }
+            q4k_q5k_block_tile(u, q4k_scales_mins(w[ib].scales), w[ib].d, w[ib].dmin, ib, pass_acts, act_stride,
+                               n_pass, sums);
+        }
+        store_tile_sums(sums, n_pass, j0, out, out_stride);
+    }
+}
+
+static void q5k_dot_row_tile(int64_t n, const void *weights, const void *acts, size_t act_stride, int n_tokens,
+                            float *out, size_t out_stride)
+{
+    const block_q5k *w = weights;
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    float sums[TILE_TOKENS];
+    int j0;
+
+    for (j0 = 0; j0 < n_tokens; j0 += TILE_TOKENS) {
+        const uint8_t *pass_acts = (const uint8_t *)acts + (size_t)j0 * act_stride;
+        int n_pass = n_tokens - j0 < TILE_TOKENS ? n_tokens - j0 : TILE_TOKENS;
+        int64_t ib;
+
+        memset(sums, 0, sizeof sums);
+        for (ib = 0; ib < n / QK_K; ib++) {
+            __m256i qh = _mm256_loadu_si256((const __m256i *)w[ib].qh);
+            __m256i qs0 = _mm256_loadu_si256((const __m256i *)w[ib].qs);
+            __m256i qs1 = _mm256_loadu_si256((const __m256i *)(w[ib].qs + 32));
+            __m256i qs2 = _mm256_loadu_si256((const __m256i *)(w[ib].qs + 64));
+            __m256i qs3 = _mm256_loadu_si256((const __m256i *)(w[ib].qs + 96));
+            __m256i u[8];
+
+            u[0] = q5k_quants(_mm256_and_si256(qs0, low4), qh, 0);
+            u[1] = q5k_quants(_mm256_and_si256(_mm256_srli_epi16(qs0, 4), low4), qh, 1);
+            u[2] = q5k_quants(_mm256_and_si256(qs1, low4), qh, 2);
+            u[3] = q5k_quants(_mm256_and_si256(_mm256_srli_epi16(qs1, 4), low4), qh, 3);
+            u[4] = q5k_quants(_mm256_and_si256(qs2, low4), qh, 4);
+            u[5] = q5k_quants(_mm256_and_si256(_mm256_srli_epi16(qs2, 4), low4), qh, 5);
+            u[6] = q5k_quants(_mm256_and_si256(qs3, low4), qh, 6);
+            u[7] = q5k_quants(_mm256_and_si256(_mm256_srli_epi16(qs3, 4), low4), qh, 7);
+            q4k_q5k_block_tile(u, q4k_scales_mins(w[ib].scales), w[ib].d, w[ib].dmin, ib, pass_acts, act_stride,
+                               n_pass, sums);
+        }
+        store_tile_sums(sums, n_pass, j0, out, out_stride);
+    }
+}
+
+/* The llm_dot_tile_fn entries: one row at a time, each through its row tile kernel above. */
+static void q3k_dot_tile_avx2(int64_t n, const void *weights, size_t row_bytes, int n_rows, const void *acts,
+                              size_t act_stride, int n_tokens, float *out, size_t out_stride)
+{
+    int r;
+
+    for (r = 0; r < n_rows; r++)
+        q3k_dot_row_tile(n, (const uint8_t *)weights + (size_t)r * row_bytes, acts, act_stride, n_tokens, out + r,
+                         out_stride);
+}
+
+static void q4k_dot_tile_avx2(int64_t n, const void *weights, size_t row_bytes, int n_rows, const void *acts,
+                              size_t act_stride, int n_tokens, float *out, size_t out_stride)
+{
+    int r;
+
+    for (r = 0; r < n_rows; r++)
+        q4k_dot_row_tile(n, (const uint8_t *)weights + (size_t)r * row_bytes, acts, act_stride, n_tokens, out + r,
+                         out_stride);
+}
+
+static void q5k_dot_tile_avx2(int64_t n, const void *weights, size_t row_bytes, int n_rows, const void *acts,
+                              size_t act_stride, int n_tokens, float *out, size_t out_stride)
+{
+    int r;
+
+    for (r = 0; r < n_rows; r++)
+        q5k_dot_row_tile(n, (const uint8_t *)weights + (size_t)r * row_bytes, acts, act_stride, n_tokens, out + r,
+                         out_stride);
+}
+
+static void q6k_dot_tile_avx2(int64_t n, const void *weights, size_t row_bytes, int n_rows, const void *acts,
+                              size_t act_stride, int n_tokens, float *out, size_t out_stride)
+{
+    int r;
+
+    for (r = 0; r < n_rows; r++)
+        q6k_dot_row_tile(n, (const uint8_t *)weights + (size_t)r * row_bytes, acts, act_stride, n_tokens, out + r,
+                         out_stride);
+}
+
 /* ------------------------------------------------- 32-element blocks x Q8_0 */
 
 /* Q4_0 x Q8_0: q = nibble - 8, and qs[j] stores element j (low nibble) and j + 16 (high nibble). */
@@ -648,5 +980,11 @@ const llm_kernels llm_kernels_avx2 = {
         [LLM_TYPE_Q5_K] = q5k_dot_q8k_avx2,
         [LLM_TYPE_Q6_K] = q6k_dot_q8k_avx2,
         [LLM_TYPE_IQ4_NL] = iq4nl_dot_q8_0_scalar,
+    },
+    {
+        [LLM_TYPE_Q3_K] = q3k_dot_tile_avx2,
+        [LLM_TYPE_Q4_K] = q4k_dot_tile_avx2,
+        [LLM_TYPE_Q5_K] = q5k_dot_tile_avx2,
+        [LLM_TYPE_Q6_K] = q6k_dot_tile_avx2,
     },
 };

@@ -226,6 +226,364 @@ static float q5k_dot_q8k_avx512(int64_t n, const void *weights, const void *acts
     return sum;
 }
 
+/* ------------------------------------------------------------------ Q3_K */
+
+/*
+ * Unpacks the 16 six-bit Q3_K scales as 16 int8 in -32..31, in registers, as
+ * q3k_scales in quant_avx2.c does (bit layout in quant_blocks.h above
+ * q3k_unpack_scales).
+ */
+static __m128i q3k_scales(const uint8_t packed[12])
+{
+    uint32_t w[3];
+    __m128i low, high;
+
+    memcpy(w, packed, sizeof w);
+    low = _mm_srlv_epi32(_mm_setr_epi32((int)w[0], (int)w[1], (int)w[0], (int)w[1]), _mm_setr_epi32(0, 0, 4, 4));
+    high = _mm_srlv_epi32(_mm_set1_epi32((int)w[2]), _mm_setr_epi32(0, 2, 4, 6));
+    low = _mm_and_si128(low, _mm_set1_epi8(0x0F));
+    high = _mm_and_si128(_mm_slli_epi32(high, 4), _mm_set1_epi8(0x30));
+    return _mm_sub_epi8(_mm_or_si128(low, high), _mm_set1_epi8(32));
+}
+
+/* ------------------------------------------- K-quants x Q8_K, many tokens */
+
+/*
+ * The tile kernels below unpack block ib of up to TILE_ROWS weight rows into
+ * unpacked_block values, then run 4 tokens at a time against all of them:
+ * each 64-byte activation vector is loaded once and used for every row,
+ * which keeps the loads from L2 per multiply low. Each token's per-block
+ * integer sum is exact, and its float step is the scalar expression in the
+ * scalar block order, done in 4 float lanes with the same roundings, so each
+ * result is bit-identical to the table's dot. Tokens go in passes of
+ * TILE_TOKENS so that the running sums stay on the stack.
+ */
+#define TILE_TOKENS 64
+#define TILE_ROWS 4
+
+/* One weight block, unpacked for the tile kernels. */
+typedef struct {
+    __m512i u[4];       /* unsigned quants, vector v being elements 64v .. 64v + 63 */
+    __m512i mult[4];    /* per vector, the int16 scale of each 128-bit lane's sub-block */
+    __m512i bsums_mult; /* Q3_K, Q6_K: int16 multipliers of the bsums term, zero in the high half */
+    __m256i mins16;     /* Q4_K, Q5_K: the min of sub-block s for bsums 2s and 2s + 1 */
+    float d, dmin;      /* dmin: Q4_K and Q5_K only */
+} unpacked_block;
+
+typedef void (*unpack_block_fn)(const void *block, unpacked_block *out);
+
+/* Activation block ib of token j, token rows being act_stride bytes apart. */
+static inline const block_q8k *tile_block(const void *acts, size_t act_stride, int j, int64_t ib)
+{
+    return (const block_q8k *)((const uint8_t *)acts + (size_t)j * act_stride) + ib;
+}
+
+/* The sums of 4 int32x16 accumulators, in the 4 lanes of the result. */
+static inline __m128i sum_i32x16_4(__m512i a, __m512i b, __m512i c, __m512i d)
+{
+    /* per 128-bit lane: [a0 + a2, b0 + b2, a1 + a3, b1 + b3], then [a, b, c, d] */
+    __m512i ab = _mm512_add_epi32(_mm512_unpacklo_epi32(a, b), _mm512_unpackhi_epi32(a, b));
+    __m512i cd = _mm512_add_epi32(_mm512_unpacklo_epi32(c, d), _mm512_unpackhi_epi32(c, d));
+    __m256i abcd = fold_i32x16(_mm512_add_epi32(_mm512_unpacklo_epi64(ab, cd), _mm512_unpackhi_epi64(ab, cd)));
+
+    return _mm_add_epi32(_mm256_castsi256_si128(abcd), _mm256_extracti128_si256(abcd, 1));
+}
+
+/* The sums of 4 int32x8 accumulators, in the 4 lanes of the result. */
+static inline __m128i sum_i32x8_4(__m256i a, __m256i b, __m256i c, __m256i d)
+{
+    __m256i abcd = _mm256_hadd_epi32(_mm256_hadd_epi32(a, b), _mm256_hadd_epi32(c, d));
+
+    return _mm_add_epi32(_mm256_castsi256_si128(abcd), _mm256_extracti128_si256(abcd, 1));
+}
+
+/*
+ * Adds block ib of n_rows unpacked rows b (a constant 1 or TILE_ROWS) times
+ * tokens x[0..3] to sums[r][j + t] for t < n_valid; lanes t >= n_valid repeat
+ * a valid token and are dropped. has_mins selects the Q4_K and Q5_K float
+ * step d * x_d * sum_q - dmin * x_d * sum_min over the Q3_K and Q6_K step
+ * d * x_d * sum_q, whose bsums term is in the integer sum.
+ */
+static inline __attribute__((always_inline)) void rows_times_4_tokens(const unpacked_block *b, int n_rows,
+                                                                      int has_mins, const block_q8k *const x[4],
+                                                                      int n_valid, float (*sums)[TILE_TOKENS], int j)
+{
+    __m512i acc[TILE_ROWS][4];
+    __m128 x_d = _mm_setr_ps(x[0]->d, x[1]->d, x[2]->d, x[3]->d);
+    int r, t, v;
+
+#pragma GCC unroll 4
+    for (r = 0; r < n_rows; r++) {
+#pragma GCC unroll 4
+        for (t = 0; t < 4; t++) {
+            __m512i bsums = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)x[t]->bsums));
+            acc[r][t] = has_mins ? _mm512_setzero_si512()
+                                 : _mm512_dpwssd_epi32(_mm512_setzero_si512(), bsums, b[r].bsums_mult);
+        }
+    }
+#pragma GCC unroll 4
+    for (v = 0; v < 4; v++) {
+        __m512i xv[4];
+#pragma GCC unroll 4
+        for (t = 0; t < 4; t++)
+            xv[t] = _mm512_loadu_si512(x[t]->qs + 64 * v);
+#pragma GCC unroll 4
+        for (r = 0; r < n_rows; r++) {
+#pragma GCC unroll 4
+            for (t = 0; t < 4; t++)
+                acc[r][t] = add_scaled_dot(acc[r][t], b[r].u[v], xv[t], b[r].mult[v]);
+        }
+    }
+#pragma GCC unroll 4
+    for (r = 0; r < n_rows; r++) {
+        __m128i sum_q = sum_i32x16_4(acc[r][0], acc[r][1], acc[r][2], acc[r][3]);
+        __m128 term = _mm_mul_ps(_mm_mul_ps(_mm_set1_ps(b[r].d), x_d), _mm_cvtepi32_ps(sum_q));
+        float terms[4];
+
+        if (has_mins) {
+            __m256i m[4];
+            __m128i sum_min;
+#pragma GCC unroll 4
+            for (t = 0; t < 4; t++)
+                m[t] = _mm256_madd_epi16(b[r].mins16, _mm256_loadu_si256((const __m256i *)x[t]->bsums));
+            sum_min = sum_i32x8_4(m[0], m[1], m[2], m[3]);
+            term = _mm_sub_ps(term, _mm_mul_ps(_mm_mul_ps(_mm_set1_ps(b[r].dmin), x_d), _mm_cvtepi32_ps(sum_min)));
+        }
+        if (n_valid == 4) {
+            _mm_storeu_ps(sums[r] + j, _mm_add_ps(_mm_loadu_ps(sums[r] + j), term));
+            continue;
+        }
+        _mm_storeu_ps(terms, term);
+        for (t = 0; t < n_valid; t++)
+            sums[r][j + t] += terms[t];
+    }
+}
+
+/* Runs block ib of n_rows unpacked rows (a constant) for every token of a pass. */
+static inline __attribute__((always_inline)) void rows_times_pass(const unpacked_block *b, int n_rows, int has_mins,
+                                                                  int64_t ib, const void *acts, size_t act_stride,
+                                                                  int n_pass, float (*sums)[TILE_TOKENS])
+{
+    int j, t;
+
+    for (j = 0; j < n_pass; j += 4) {
+        int n_valid = n_pass - j < 4 ? n_pass - j : 4;
+        const block_q8k *x[4];
+        for (t = 0; t < 4; t++)
+            x[t] = tile_block(acts, act_stride, j + (t < n_valid ? t : n_valid - 1), ib);
+        rows_times_4_tokens(b, n_rows, has_mins, x, n_valid, sums, j);
+    }
+}
+
+/*
+ * The common body of the tile kernels: rows in groups of TILE_ROWS, tokens in
+ * passes of TILE_TOKENS, blocks in order. A group of fewer rows runs them one
+ * at a time.
+ */
+static void dot_tile_rows(unpack_block_fn unpack, size_t block_bytes, int has_mins, int64_t n, const void *weights,
+                          size_t row_bytes, int n_rows, const void *acts, size_t act_stride, int n_tokens, float *out,
+                          size_t out_stride)
+{
+    float sums[TILE_ROWS][TILE_TOKENS];
+    unpacked_block b[TILE_ROWS];
+    int r0, j0, r, j;
+
+    for (r0 = 0; r0 < n_rows; r0 += TILE_ROWS) {
+        int n_group = n_rows - r0 < TILE_ROWS ? n_rows - r0 : TILE_ROWS;
+        const uint8_t *group = (const uint8_t *)weights + (size_t)r0 * row_bytes;
+
+        for (j0 = 0; j0 < n_tokens; j0 += TILE_TOKENS) {
+            const uint8_t *pass_acts = (const uint8_t *)acts + (size_t)j0 * act_stride;
+            int n_pass = n_tokens - j0 < TILE_TOKENS ? n_tokens - j0 : TILE_TOKENS;
+            int64_t ib;
+
+            memset(sums, 0, sizeof sums);
+            for (ib = 0; ib < n / QK_K; ib++) {
+                for (r = 0; r < n_group; r++)
+                    unpack(group + (size_t)r * row_bytes + (size_t)ib * block_bytes, &b[r]);
+                if (n_group == TILE_ROWS && has_mins) {
+                    rows_times_pass(b, TILE_ROWS, 1, ib, pass_acts, act_stride, n_pass, sums);
+                } else if (n_group == TILE_ROWS) {
+                    rows_times_pass(b, TILE_ROWS, 0, ib, pass_acts, act_stride, n_pass, sums);
+                } else {
+                    for (r = 0; r < n_group; r++) {
+                        if (has_mins)
+                            rows_times_pass(&b[r], 1, 1, ib, pass_acts, act_stride, n_pass, &sums[r]);
+                        else
+                            rows_times_pass(&b[r], 1, 0, ib, pass_acts, act_stride, n_pass, &sums[r]);
+                    }
+                }
+            }
+            for (r = 0; r < n_group; r++) {
+                for (j = 0; j < n_pass; j++)
+                    out[(size_t)(j0 + j) * out_stride + (size_t)(r0 + r)] = sums[r][j];
+            }
+        }
+    }
+}
+
+/*
+ * Fills the multipliers of a Q3_K or Q6_K block from its 16 int8 scales sc.
+ * Its dot is d * x_d * (sum sc * u * x - offset * sum sc * bsum) with
+ * u = q + offset and offset = 1 << offset_shift (4 for Q3_K, 32 for Q6_K),
+ * so the bsums term gets the multipliers -(sc << offset_shift).
+ */
+static inline void sc16_unpack_scales(__m128i sc, int offset_shift, unpacked_block *out)
+{
+    const __m128i lane_order = _mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    __m512i scales32 = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(sc, lane_order));
+    __m256i offset_sc = _mm256_sub_epi16(_mm256_setzero_si256(),
+                                         _mm256_sll_epi16(_mm256_cvtepi8_epi16(sc), _mm_cvtsi32_si128(offset_shift)));
+
+    out->mult[0] = lane_multipliers(scales32, 0);
+    out->mult[1] = lane_multipliers(scales32, 1);
+    out->mult[2] = lane_multipliers(scales32, 2);
+    out->mult[3] = lane_multipliers(scales32, 3);
+    out->bsums_mult = _mm512_inserti64x4(_mm512_setzero_si512(), offset_sc, 0);
+}
+
+/*
+ * Q3_K: u = q + 4. Vector v contains quarters j = 2v and 2v + 1 (32
+ * elements each): bits 2(j % 4)..2(j % 4) + 1 of the 32 qs bytes of half
+ * v / 2, plus bit j of hmask moved to bit 2 (left by 2 - j for j < 2, else
+ * right by j - 2).
+ */
+static void q3k_unpack_block(const void *block, unpacked_block *out)
+{
+    const block_q3k *b = block;
+    const __m512i two_bits = _mm512_set1_epi8(3), bit2 = _mm512_set1_epi8(4);
+    const __m512i low_shift_01 = _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(2), 1);
+    const __m512i low_shift_23 = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(6), 1);
+    __m512i hmask = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)b->hmask));
+    __m512i qs0 = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)b->qs));
+    __m512i qs1 = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b->qs + 32)));
+    __m512i high[4];
+    int v;
+
+    high[0] = _mm512_sllv_epi16(hmask, _mm512_inserti64x4(_mm512_set1_epi16(2), _mm256_set1_epi16(1), 1));
+    high[1] = _mm512_srlv_epi16(hmask, _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(1), 1));
+    high[2] = _mm512_srlv_epi16(hmask, _mm512_inserti64x4(_mm512_set1_epi16(2), _mm256_set1_epi16(3), 1));
+    high[3] = _mm512_srlv_epi16(hmask, _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(5), 1));
+    out->u[0] = _mm512_and_si512(_mm512_srlv_epi16(qs0, low_shift_01), two_bits);
+    out->u[1] = _mm512_and_si512(_mm512_srlv_epi16(qs0, low_shift_23), two_bits);
+    out->u[2] = _mm512_and_si512(_mm512_srlv_epi16(qs1, low_shift_01), two_bits);
+    out->u[3] = _mm512_and_si512(_mm512_srlv_epi16(qs1, low_shift_23), two_bits);
+    for (v = 0; v < 4; v++)
+        out->u[v] = _mm512_ternarylogic_epi32(high[v], bit2, out->u[v], A_AND_B_OR_C);
+    sc16_unpack_scales(q3k_scales(b->scales), 2, out);
+    out->d = half_to_float(b->d);
+}
+
+/* Q6_K: u = q + 32, laid out as in q6k_dot_q8k_avx512. */
+static void q6k_unpack_block(const void *block, unpacked_block *out)
+{
+    const block_q6k *b = block;
+    const __m512i low4 = _mm512_set1_epi8(0x0F), bits45 = _mm512_set1_epi8(0x30);
+    const __m512i shift_k01 = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
+    const __m512i shift_k23 = _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(2), 1);
+    int h;
+
+    for (h = 0; h < 2; h++) {
+        __m512i ql = _mm512_loadu_si512(b->ql + 64 * h);
+        __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b->qh + 32 * h)));
+        __m512i high01 = _mm512_and_si512(_mm512_sllv_epi16(qh, shift_k01), bits45);
+        __m512i high23 = _mm512_and_si512(_mm512_srlv_epi16(qh, shift_k23), bits45);
+
+        out->u[2 * h] = _mm512_ternarylogic_epi32(ql, low4, high01, A_AND_B_OR_C);
+        out->u[2 * h + 1] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(ql, 4), low4, high23, A_AND_B_OR_C);
+    }
+    sc16_unpack_scales(_mm_loadu_si128((const __m128i *)b->scales), 5, out);
+    out->d = half_to_float(b->d);
+}
+
+/*
+ * Fills the multipliers and mins of a Q4_K or Q5_K block. Vector v of u is
+ * sub-blocks 2v (low half) and 2v + 1 (high half), so lanes 0 and 1 take
+ * scale 2v and lanes 2 and 3 scale 2v + 1.
+ */
+static inline void q4k_q5k_unpack_scales(const uint8_t packed[12], uint16_t d, uint16_t dmin, unpacked_block *out)
+{
+    const __m128i half_order = _mm_setr_epi8(0, 2, 4, 6, 1, 3, 5, 7, -1, -1, -1, -1, -1, -1, -1, -1);
+    const __m128i twice = _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+    __m128i scales_mins = q4k_scales_mins(packed);
+    __m512i halves = _mm512_castsi256_si512(_mm256_cvtepu8_epi32(_mm_shuffle_epi8(scales_mins, half_order)));
+    /* 128-bit lanes [0, 0, 1, 1] of halves */
+    __m512i scales32 = _mm512_shuffle_i64x2(halves, halves, 0x50);
+
+    out->mult[0] = lane_multipliers(scales32, 0);
+    out->mult[1] = lane_multipliers(scales32, 1);
+    out->mult[2] = lane_multipliers(scales32, 2);
+    out->mult[3] = lane_multipliers(scales32, 3);
+    out->mins16 = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(scales_mins, twice));
+    out->d = half_to_float(d);
+    out->dmin = half_to_float(dmin);
+}
+
+/* qs[32v + l]: low nibble element 64v + l, high nibble element 64v + 32 + l. */
+static inline __m512i q4k_nibbles(const uint8_t *qs, int v)
+{
+    const __m512i nibble_shift = _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(4), 1);
+    __m512i packed = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(qs + 32 * v)));
+
+    return _mm512_and_si512(_mm512_srlv_epi16(packed, nibble_shift), _mm512_set1_epi8(0x0F));
+}
+
+static void q4k_unpack_block(const void *block, unpacked_block *out)
+{
+    const block_q4k *b = block;
+    int v;
+
+    for (v = 0; v < 4; v++)
+        out->u[v] = q4k_nibbles(b->qs, v);
+    q4k_q5k_unpack_scales(b->scales, b->d, b->dmin, out);
+}
+
+/* Q5_K: the Q4_K nibbles plus bit s of qh[l] as bit 4 of element 32s + l (left by 4 - s, or right by s - 4). */
+static void q5k_unpack_block(const void *block, unpacked_block *out)
+{
+    const block_q5k *b = block;
+    const __m512i bit4 = _mm512_set1_epi8(0x10);
+    __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)b->qh));
+    __m512i high[4];
+    int v;
+
+    high[0] = _mm512_sllv_epi16(qh, _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(3), 1));
+    high[1] = _mm512_sllv_epi16(qh, _mm512_inserti64x4(_mm512_set1_epi16(2), _mm256_set1_epi16(1), 1));
+    high[2] = _mm512_srlv_epi16(qh, _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(1), 1));
+    high[3] = _mm512_srlv_epi16(qh, _mm512_inserti64x4(_mm512_set1_epi16(2), _mm256_set1_epi16(3), 1));
+    for (v = 0; v < 4; v++)
+        out->u[v] = _mm512_ternarylogic_epi32(high[v], bit4, q4k_nibbles(b->qs, v), A_AND_B_OR_C);
+    q4k_q5k_unpack_scales(b->scales, b->d, b->dmin, out);
+}
+
+static void q3k_dot_tile_avx512(int64_t n, const void *weights, size_t row_bytes, int n_rows, const void *acts,
+                                size_t act_stride, int n_tokens, float *out, size_t out_stride)
+{
+    dot_tile_rows(q3k_unpack_block, sizeof(block_q3k), 0, n, weights, row_bytes, n_rows, acts, act_stride, n_tokens,
+                  out, out_stride);
+}
+
+static void q4k_dot_tile_avx512(int64_t n, const void *weights, size_t row_bytes, int n_rows, const void *acts,
+                                size_t act_stride, int n_tokens, float *out, size_t out_stride)
+{
+    dot_tile_rows(q4k_unpack_block, sizeof(block_q4k), 1, n, weights, row_bytes, n_rows, acts, act_stride, n_tokens,
+                  out, out_stride);
+}
+
+static void q5k_dot_tile_avx512(int64_t n, const void *weights, size_t row_bytes, int n_rows, const void *acts,
+                                size_t act_stride, int n_tokens, float *out, size_t out_stride)
+{
+    dot_tile_rows(q5k_unpack_block, sizeof(block_q5k), 1, n, weights, row_bytes, n_rows, acts, act_stride, n_tokens,
+                  out, out_stride);
+}
+
+static void q6k_dot_tile_avx512(int64_t n, const void *weights, size_t row_bytes, int n_rows, const void *acts,
+                                size_t act_stride, int n_tokens, float *out, size_t out_stride)
+{
+    dot_tile_rows(q6k_unpack_block, sizeof(block_q6k), 0, n, weights, row_bytes, n_rows, acts, act_stride, n_tokens,
+                  out, out_stride);
+}
+
 /* --------------------------------------------- entries left to the AVX2 table */
 
 #define FORWARD_DEQUANTIZE(name, type)                              \
@@ -320,5 +678,11 @@ const llm_kernels llm_kernels_avx512 = {
         [LLM_TYPE_Q5_K] = q5k_dot_q8k_avx512,
         [LLM_TYPE_Q6_K] = q6k_dot_q8k_avx512,
         [LLM_TYPE_IQ4_NL] = iq4nl_dot_q8_0_avx2,
+    },
+    {
+        [LLM_TYPE_Q3_K] = q3k_dot_tile_avx512,
+        [LLM_TYPE_Q4_K] = q4k_dot_tile_avx512,
+        [LLM_TYPE_Q5_K] = q5k_dot_tile_avx512,
+        [LLM_TYPE_Q6_K] = q6k_dot_tile_avx512,
     },
 };

@@ -999,4 +999,5 @@ const llm_kernels llm_kernels_scalar = {
         [LLM_TYPE_Q6_K] = q6k_dot_q8k,
         [LLM_TYPE_IQ4_NL] = iq4nl_dot_q8_0,
     },
+    {0}, /* no tile kernels: matmul runs one dot per token */
 };

@@ -442,4 +442,5 @@ const llm_kernels llm_kernels_wasm = {
         [LLM_TYPE_Q6_K] = q6k_dot_q8k_wasm,
         [LLM_TYPE_IQ4_NL] = iq4nl_dot_q8_0_scalar,
     },
+    {0}, /* no tile kernels: matmul runs one dot per token */
 };

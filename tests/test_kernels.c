@@ -306,6 +306,87 @@ static void check_random_dots(const llm_kernels *k, uint32_t type)
     }
 }
 
+/* ------------------------------------------------------- tile kernels */
+
+/*
+ * Checks k->dot_tile[type] against k->dot[type] on fixed-seed random rows:
+ * 6 weight rows (a tile kernel may take rows in groups, so 6 leaves a
+ * partial group) times 1, 2, 7 and 32 tokens, and every result must be
+ * bit-identical. Activation rows are 64 bytes further apart than a row
+ * needs and output rows have 2 unused floats, which must keep their value.
+ */
+static void check_tile_dots(const llm_kernels *k, uint32_t type)
+{
+    static const int64_t widths[] = {256, 4096, 14336};
+    static const int token_counts[] = {1, 2, 7, 32};
+    enum { n_rows = 6, max_tokens = 32, out_stride = n_rows + 2 };
+    uint32_t dot_type = llm_type_get(type)->dot_type;
+    size_t w, c;
+
+    for (w = 0; w < sizeof widths / sizeof widths[0]; w++) {
+        int64_t n = widths[w], i;
+        size_t row_bytes = llm_row_bytes(type, n), act_stride = llm_row_bytes(dot_type, n) + 64;
+        uint8_t *rows = malloc(row_bytes * n_rows);
+        uint8_t *acts = malloc(act_stride * max_tokens);
+        float *x = malloc((size_t)n * sizeof *x);
+        float out[max_tokens * out_stride];
+        int n_calls = 0, n_diff = 0, n_clobbered = 0, first_j = -1, first_r = -1;
+        float first_got = 0.0f, first_want = 0.0f;
+        char name[128];
+
+        if (!rows || !acts || !x) {
+            check(0, "kernels tile scratch", "out of memory for rows of %lld", (long long)n);
+            free(rows);
+            free(acts);
+            free(x);
+            return;
+        }
+        rng_state = 0x5851F42D4C957F2DULL ^ ((uint64_t)type << 32) ^ (uint64_t)n;
+        for (c = 0; c < sizeof token_counts / sizeof token_counts[0]; c++) {
+            int n_tokens = token_counts[c], j, r;
+
+            for (r = 0; r < n_rows; r++)
+                fill_weights(type, rows + (size_t)r * row_bytes, n);
+            memset(acts, 0xA5, act_stride * max_tokens);
+            for (j = 0; j < n_tokens; j++) {
+                for (i = 0; i < n; i++)
+                    x[i] = rng_normal();
+                llm_kernels_scalar.quantize[dot_type](x, acts + (size_t)j * act_stride, n);
+            }
+            for (j = 0; j < max_tokens * out_stride; j++)
+                out[j] = -1.0f;
+            k->dot_tile[type](n, rows, row_bytes, n_rows, acts, act_stride, n_tokens, out, out_stride);
+            n_calls++;
+            for (j = 0; j < n_tokens; j++) {
+                for (r = 0; r < n_rows; r++) {
+                    float want = k->dot[type](n, rows + (size_t)r * row_bytes, acts + (size_t)j * act_stride);
+                    float got = out[j * out_stride + r];
+                    if (memcmp(&got, &want, sizeof got) != 0 && n_diff++ == 0) {
+                        first_j = j;
+                        first_r = r;
+                        first_got = got;
+                        first_want = want;
+                    }
+                }
+                for (r = n_rows; r < out_stride; r++)
+                    n_clobbered += out[j * out_stride + r] != -1.0f;
+            }
+        }
+        snprintf(name, sizeof name, "%s dot_tile %s n=%lld", k->name, llm_type_name(type), (long long)n);
+        if (n_diff == 0)
+            check(1, name, "%d calls of %d rows x 1, 2, 7 and 32 tokens, every result equal to the dot", n_calls,
+                  n_rows);
+        else
+            check(0, name, "%d results differ from the dot; first at row %d, token %d: %.9g, expected %.9g", n_diff,
+                  first_r, first_j, first_got, first_want);
+        snprintf(name, sizeof name, "%s dot_tile %s n=%lld output gaps", k->name, llm_type_name(type), (long long)n);
+        check(n_clobbered == 0, name, "%d floats outside the %d result columns changed", n_clobbered, n_rows);
+        free(rows);
+        free(acts);
+        free(x);
+    }
+}
+
 /* ----------------------------------------------------- fixture tensors */
 
 typedef struct {
@@ -492,6 +573,8 @@ void test_kernels(void)
                   llm_type_name(type));
             if (k->dot[type])
                 check_random_dots(k, type);
+            if (k->dot[type] && k->dot_tile[type])
+                check_tile_dots(k, type);
         }
         check_fixture_dots(k);
         check_quantizers(k);
