@@ -647,6 +647,12 @@ static int read_merges(const gguf_file *f, llm_vocab *v, llm_error *err)
             return llm_fail(err, "%s: tokenizer.ggml.merges[%llu] is '%s', expected two tokens separated by a space",
                             f->name, (unsigned long long)i, printable(s, n, shown, sizeof shown));
         }
+        /* Both halves must be tokens, or the merge could never apply (every merge of Llama 3's vocabulary passes). */
+        if (find_token(v, s, (size_t)(space - s)) < 0 || find_token(v, space + 1, n - (size_t)(space - s) - 1) < 0) {
+            free(texts);
+            return llm_fail(err, "%s: tokenizer.ggml.merges[%llu] is '%s', which names a token not in the vocabulary",
+                            f->name, (unsigned long long)i, printable(s, n, shown, sizeof shown));
+        }
         memcpy(v->merge_text + total, s, n);
         v->merges[i].offset = (uint32_t)total;
         v->merges[i].left_len = (uint32_t)(space - s);

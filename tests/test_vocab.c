@@ -762,6 +762,14 @@ static void test_broken_vocabularies(void)
     s.merges = no_space;
     s.n_merges = 1;
     check_broken("vocab broken merge form", &s, "merges[0] is 'ab', expected two tokens separated by a space");
+
+    {
+        static const char *const unknown_part[] = {"a b", "a zz"};
+        s = bpe_spec();
+        s.merges = unknown_part;
+        s.n_merges = 2;
+        check_broken("vocab broken merge token", &s, "merges[1] is 'a zz', which names a token not in the vocabulary");
+    }
 }
 
 /* Tokenizes text with a built vocabulary, asking for BOS when add_bos is set, and compares the ids. */
