@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -401,6 +402,45 @@ static void test_shrinking_model(const char *dir)
     unlink(copy);
 }
 
+/*
+ * Runs the CLI under an address-space limit (ulimit -v) smaller than model
+ * plus context: it must refuse before allocating, with the numbers. Skipped
+ * under AddressSanitizer, whose shadow memory cannot live under such a limit.
+ */
+static void test_memory_limit(const char *dir)
+{
+    char err_path[4096], model[4096];
+    char *err_text;
+    pid_t pid;
+    int status = 0;
+
+    if (getenv("ASAN_OPTIONS")) {
+        printf("# cli memory limit: skipped under AddressSanitizer\n");
+        return;
+    }
+    snprintf(model, sizeof model, "%s", shared_path("models/llama3-tiny-q3kl.gguf"));
+    snprintf(err_path, sizeof err_path, "%s/limit-stderr.txt", dir);
+    fflush(NULL);
+    pid = fork();
+    if (pid == 0) {
+        struct rlimit limit = {150u << 20, 150u << 20}; /* model 47 MiB + a 131072-token context 130 MiB */
+        if (redirect(1, "/dev/null", O_WRONLY) != 0 || redirect(2, err_path, O_WRONLY | O_CREAT | O_TRUNC) != 0 ||
+            setrlimit(RLIMIT_AS, &limit) != 0)
+            _exit(126);
+        alarm(CLI_TIMEOUT_S);
+        execl(cli_path(), cli_path(), "-m", model, "-p", "hi", "-c", "131072", "-n", "1", "-t", "1", (char *)NULL);
+        _exit(127);
+    }
+    waitpid(pid, &status, 0);
+    err_text = read_file(err_path, NULL);
+    check(WIFEXITED(status) && WEXITSTATUS(status) == 1 && err_text && strstr(err_text, "a context of 131072 tokens") != NULL &&
+              strstr(err_text, "may use 150.0 MiB") != NULL,
+          "cli memory limit", "exit %d, stderr '%s', expected a refusal naming the context and the 150.0 MiB allowed",
+          WIFEXITED(status) ? WEXITSTATUS(status) : -1, err_text ? err_text : "");
+    free(err_text);
+    unlink(err_path);
+}
+
 static void remove_temp_files(const char *dir)
 {
     static const char *const names[] = {"invalid-utf8.txt", "nul.txt", "big.txt"};
@@ -434,6 +474,7 @@ void test_cli(void)
     test_bad_command_lines(dir);
     test_hostile_inputs(dir);
     test_shrinking_model(dir);
+    test_memory_limit(dir);
     remove_temp_files(dir);
     if (rmdir(dir) != 0)
         check(0, "cli temporary directory removed", "rmdir(%s) failed: %s", dir, strerror(errno));
