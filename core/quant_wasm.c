@@ -12,6 +12,8 @@
  *     block's integer sum is exact (i32x4.dot_i16x8 on quants widened to
  *     16 bits), and blocks are scaled and summed with the same float
  *     operations in the same order as the scalar code.
+ *   - Q3_K, Q5_K and Q6_K dot_tile: bit-identical to the row dots; each
+ *     weight block is decoded once for all the tokens of a tile.
  *   - Q8_K and Q8_0 quantizers: bit-identical output.
  *   - Every other entry (all dequantizers, the F32, F16, BF16 and Q8_1
  *     activation converters, the F32, F16, BF16, Q2_K, Q4_0, Q4_1, Q5_0,
@@ -352,6 +354,169 @@ static void q8k_quantize_wasm(const float *src, void *dst, int64_t n)
     }
 }
 
+/* ------------------------------------------------------- tile kernels */
+
+/*
+ * The dot_tile entries decode each weight block once into int8 quants and
+ * its scales, then take the exact integer sum against every token's block.
+ * out[j][r] accumulates the blocks with the float expression of the row dot,
+ * in block order, so each output is bit-identical to the row dot.
+ */
+
+/* Sum of sc[s] * dot(q, x) over the 16 sub-blocks of 16 quants. */
+static int32_t sum_scaled_16x16(const int8_t q[QK_K], const int8_t *x, const int8_t sc[16])
+{
+    v128_t acc = wasm_i32x4_splat(0);
+    int s;
+
+    for (s = 0; s < 16; s++)
+        acc = add_scaled_dot(acc, wasm_v128_load(q + 16 * s), x + 16 * s, sc[s]);
+    return sum_i32x4(acc);
+}
+
+/* Q3_K quants in element order, in -4..3 (layout as in q3k_dot_q8k_wasm). */
+static void q3k_decode(const block_q3k *b, int8_t q[QK_K])
+{
+    const v128_t two_bits = wasm_i8x16_splat(3), one_bit = wasm_i8x16_splat(1), four = wasm_i8x16_splat(4);
+    v128_t hmask[2];
+    int h, k, half;
+
+    hmask[0] = wasm_v128_load(b->hmask);
+    hmask[1] = wasm_v128_load(b->hmask + 16);
+    for (h = 0; h < 2; h++) {
+        for (half = 0; half < 2; half++) {
+            v128_t plane = wasm_v128_load(b->qs + 32 * h + 16 * half);
+            for (k = 0; k < 4; k++) {
+                v128_t low = wasm_v128_and(wasm_u8x16_shr(plane, (uint32_t)(2 * k)), two_bits);
+                v128_t high = wasm_v128_and(wasm_u8x16_shr(hmask[half], (uint32_t)(4 * h + k)), one_bit);
+                wasm_v128_store(q + 128 * h + 32 * k + 16 * half,
+                                wasm_i8x16_sub(wasm_v128_or(low, wasm_i8x16_shl(high, 2)), four));
+            }
+        }
+    }
+}
+
+/* Q6_K quants in element order, in -32..31 (layout as in q6k_dot_q8k_wasm). */
+static void q6k_decode(const block_q6k *b, int8_t q[QK_K])
+{
+    const v128_t nibble = wasm_i8x16_splat(0x0F), two_bits = wasm_i8x16_splat(3), offset = wasm_i8x16_splat(32);
+    int h, k, half;
+
+    for (h = 0; h < 2; h++) {
+        for (k = 0; k < 4; k++) {
+            for (half = 0; half < 2; half++) {
+                v128_t ql = wasm_v128_load(b->ql + 64 * h + 32 * (k % 2) + 16 * half);
+                v128_t qh = wasm_v128_load(b->qh + 32 * h + 16 * half);
+                v128_t low = k < 2 ? wasm_v128_and(ql, nibble) : wasm_u8x16_shr(ql, 4);
+                v128_t high = wasm_v128_and(wasm_u8x16_shr(qh, (uint32_t)(2 * k)), two_bits);
+                wasm_v128_store(q + 128 * h + 32 * k + 16 * half,
+                                wasm_i8x16_sub(wasm_v128_or(low, wasm_i8x16_shl(high, 4)), offset));
+            }
+        }
+    }
+}
+
+/* Q5_K quants in element order, in 0..31 (layout as in q5k_dot_q8k_wasm). */
+static void q5k_decode(const block_q5k *b, int8_t q[QK_K])
+{
+    const v128_t nibble = wasm_i8x16_splat(0x0F), bit4 = wasm_i8x16_splat(0x10);
+    int c, half;
+
+    for (c = 0; c < 4; c++) {
+        for (half = 0; half < 2; half++) {
+            v128_t bytes = wasm_v128_load(b->qs + 32 * c + 16 * half);
+            v128_t qh = wasm_v128_load(b->qh + 16 * half);
+            v128_t high_low = wasm_v128_and(wasm_i8x16_shl(wasm_u8x16_shr(qh, (uint32_t)(2 * c)), 4), bit4);
+            v128_t high_high = wasm_v128_and(wasm_i8x16_shl(wasm_u8x16_shr(qh, (uint32_t)(2 * c + 1)), 4), bit4);
+            wasm_v128_store(q + 64 * c + 16 * half, wasm_v128_or(wasm_v128_and(bytes, nibble), high_low));
+            wasm_v128_store(q + 64 * c + 32 + 16 * half, wasm_v128_or(wasm_u8x16_shr(bytes, 4), high_high));
+        }
+    }
+}
+
+/* Activation block ib of token j. */
+static const block_q8k *act_block(const void *acts, size_t act_stride, int j, int64_t ib)
+{
+    return (const block_q8k *)((const uint8_t *)acts + (size_t)j * act_stride) + ib;
+}
+
+static void q3k_dot_tile_wasm(int64_t n, const void *weights, size_t row_bytes, int n_rows, const void *acts,
+                              size_t act_stride, int n_tokens, float *out, size_t out_stride)
+{
+    int8_t q[QK_K], sc[16];
+    int64_t ib;
+    int r, j;
+
+    for (r = 0; r < n_rows; r++) {
+        const block_q3k *w = (const block_q3k *)((const uint8_t *)weights + (size_t)r * row_bytes);
+        for (j = 0; j < n_tokens; j++)
+            out[(size_t)j * out_stride + r] = 0.0f;
+        for (ib = 0; ib < n / QK_K; ib++) {
+            float d = llm_f16_to_f32(w[ib].d);
+            q3k_unpack_scales(w[ib].scales, sc);
+            q3k_decode(&w[ib], q);
+            for (j = 0; j < n_tokens; j++) {
+                const block_q8k *x = act_block(acts, act_stride, j, ib);
+                out[(size_t)j * out_stride + r] += d * x->d * sum_scaled_16x16(q, x->qs, sc);
+            }
+        }
+    }
+}
+
+static void q6k_dot_tile_wasm(int64_t n, const void *weights, size_t row_bytes, int n_rows, const void *acts,
+                              size_t act_stride, int n_tokens, float *out, size_t out_stride)
+{
+    int8_t q[QK_K];
+    int64_t ib;
+    int r, j;
+
+    for (r = 0; r < n_rows; r++) {
+        const block_q6k *w = (const block_q6k *)((const uint8_t *)weights + (size_t)r * row_bytes);
+        for (j = 0; j < n_tokens; j++)
+            out[(size_t)j * out_stride + r] = 0.0f;
+        for (ib = 0; ib < n / QK_K; ib++) {
+            float d = llm_f16_to_f32(w[ib].d);
+            q6k_decode(&w[ib], q);
+            for (j = 0; j < n_tokens; j++) {
+                const block_q8k *x = act_block(acts, act_stride, j, ib);
+                out[(size_t)j * out_stride + r] += d * x->d * sum_scaled_16x16(q, x->qs, w[ib].scales);
+            }
+        }
+    }
+}
+
+static void q5k_dot_tile_wasm(int64_t n, const void *weights, size_t row_bytes, int n_rows, const void *acts,
+                              size_t act_stride, int n_tokens, float *out, size_t out_stride)
+{
+    int8_t q[QK_K];
+    uint8_t sc[8], mn[8];
+    int64_t ib;
+    int r, j, s;
+
+    for (r = 0; r < n_rows; r++) {
+        const block_q5k *w = (const block_q5k *)((const uint8_t *)weights + (size_t)r * row_bytes);
+        for (j = 0; j < n_tokens; j++)
+            out[(size_t)j * out_stride + r] = 0.0f;
+        for (ib = 0; ib < n / QK_K; ib++) {
+            float d = llm_f16_to_f32(w[ib].d), dmin = llm_f16_to_f32(w[ib].dmin);
+            q4k_unpack_scales(w[ib].scales, sc, mn);
+            q5k_decode(&w[ib], q);
+            for (j = 0; j < n_tokens; j++) {
+                const block_q8k *x = act_block(acts, act_stride, j, ib);
+                v128_t acc = wasm_i32x4_splat(0);
+                int32_t sum_min = 0;
+                for (s = 0; s < QK_K / 32; s++) {
+                    v128_t low = dot_i8x16(wasm_v128_load(q + 32 * s), wasm_v128_load(x->qs + 32 * s));
+                    v128_t high = dot_i8x16(wasm_v128_load(q + 32 * s + 16), wasm_v128_load(x->qs + 32 * s + 16));
+                    acc = wasm_i32x4_add(acc, wasm_i32x4_mul(wasm_i32x4_add(low, high), wasm_i32x4_splat(sc[s])));
+                    sum_min += mn[s] * (x->bsums[2 * s] + x->bsums[2 * s + 1]);
+                }
+                out[(size_t)j * out_stride + r] += d * x->d * sum_i32x4(acc) - dmin * x->d * sum_min;
+            }
+        }
+    }
+}
+
 /* --------------------------------------------- entries left to the scalar code */
 
 #define FORWARD_DEQUANTIZE(name, type)                        \
@@ -442,5 +607,9 @@ const llm_kernels llm_kernels_wasm = {
         [LLM_TYPE_Q6_K] = q6k_dot_q8k_wasm,
         [LLM_TYPE_IQ4_NL] = iq4nl_dot_q8_0_scalar,
     },
-    {0}, /* no tile kernels: matmul runs one dot per token */
+    {
+        [LLM_TYPE_Q3_K] = q3k_dot_tile_wasm,
+        [LLM_TYPE_Q5_K] = q5k_dot_tile_wasm,
+        [LLM_TYPE_Q6_K] = q6k_dot_tile_wasm,
+    },
 };
