@@ -8,9 +8,10 @@
  * table out only after CPUID confirms those features.
  *
  * What each entry promises, relative to llm_kernels_scalar:
- *   - Q3_K, Q4_K, Q5_K, Q6_K x Q8_K: bit-identical. Each super-block's
- *     integer sum is exact, and blocks are scaled and summed with the same
- *     float operations in the same order as the scalar code.
+ *   - Q3_K, Q4_K, Q5_K, Q6_K x Q8_K, dots and tile kernels: bit-identical.
+ *     Each super-block's integer sum is exact, and blocks are scaled and
+ *     summed with the same float operations in the same order as the scalar
+ *     code.
  *   - Q4_0, Q8_0 x Q8_0: the same exact integer sum per block, but the
  *     scaled blocks are summed in 8 float lanes, so only the float summation
  *     order differs.
@@ -420,9 +421,10 @@ static inline __m128 tile_scales_4(const void *acts, size_t act_stride, int j, i
 }
 
 /*
- * Q3_K and Q6_K, whose blocks have 16 int8 scales sc and whose dot is
- * d * x_d * (sum sc * u * x - offset * sum sc * bsum): offset_shift is log2
- * of the offset, 2 for Q3_K (u = q + 4) and 5 for Q6_K (u = q + 32).
+ * Returns one token's integer block sum for a Q3_K or Q6_K block, whose dot
+ * is d * x_d * (sum sc * u * x - offset * sum sc * bsum) with sc16 its 16
+ * scales: offset_shift is log2 of the offset, 2 for Q3_K (u = q + 4) and 5
+ * for Q6_K (u = q + 32).
  */
 static inline __m256i sc16_token_acc(const __m256i u[8], const __m256i mult[8], __m256i sc16, int offset_shift,
                                      const block_q8k *x)
@@ -461,7 +463,7 @@ static inline void sc16_block_tile(const __m256i u[8], __m128i sc, float d, int 
     }
 }
 
-/* The 8 vectors u = q + 4 of a Q3_K block, vector j being elements 32j .. 32j + 31 (see q3k_add_quarter). */
+/* Unpacks the 8 vectors u = q + 4 of a Q3_K block, vector j being elements 32j .. 32j + 31 (see q3k_add_quarter). */
 static inline void q3k_unpack_u(const block_q3k *b, __m256i u[8])
 {
     const __m256i two_bits = _mm256_set1_epi8(3), bit2 = _mm256_set1_epi8(4);
@@ -507,7 +509,7 @@ static void q3k_dot_row_tile(int64_t n, const void *weights, const void *acts, s
     }
 }
 
-/* The 8 vectors u = q + 32 of a Q6_K block, vector 4h + k being elements 128h + 32k .. 128h + 32k + 31. */
+/* Unpacks the 8 vectors u = q + 32 of a Q6_K block, vector 4h + k being elements 128h + 32k .. +31. */
 static inline void q6k_unpack_u(const block_q6k *b, __m256i u[8])
 {
     const __m256i low4 = _mm256_set1_epi8(0x0F), bits45 = _mm256_set1_epi8(0x30);
@@ -550,7 +552,7 @@ static void q6k_dot_row_tile(int64_t n, const void *weights, const void *acts, s
 }
 
 /*
- * Q4_K and Q5_K: runs one block, whose unsigned quants are u (vector s being
+ * Runs one Q4_K or Q5_K block, whose unsigned quants are u (vector s being
  * sub-block s), for every token of a pass, 4 tokens at a time as in
  * sc16_block_tile, with the float expression of q4k_q5k_scale_block.
  */

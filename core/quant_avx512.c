@@ -1,15 +1,17 @@
 /*
- * quant_avx512.c - Q5_K and Q6_K x Q8_K dot products for x86-64 with
- * AVX-512 F/BW/VL and VNNI: the table llm_kernels_avx512.
+ * quant_avx512.c - Q5_K and Q6_K x Q8_K dot products, and Q3_K to Q6_K
+ * tile kernels, for x86-64 with AVX-512 F/BW/VL and VNNI: the table
+ * llm_kernels_avx512.
  *
  * Faster twins of quant_ref.c, which defines the results; tests/test_kernels.c
- * compares every entry with its scalar twin. Each K-quant dot is bit-identical
- * to the scalar one: a super-block's integer sum is exact in any order, and
- * super-blocks are scaled and added with the scalar float operations in the
- * scalar order. Every other entry forwards to llm_kernels_avx2, which this
- * CPU also runs. The Makefile compiles this file, and only this file, with
- * the AVX-512 flags, so core/kernels.c hands the table out only after CPUID
- * confirms those features.
+ * compares every dot with its scalar twin and every tile kernel with the
+ * table's dot. Each K-quant result is bit-identical to the scalar one: a
+ * super-block's integer sum is exact in any order, and super-blocks are
+ * scaled and added with the scalar float operations in the scalar order.
+ * Every other entry forwards to llm_kernels_avx2, which this CPU also runs.
+ * The Makefile compiles this file, and only this file, with the AVX-512
+ * flags, so core/kernels.c hands the table out only after CPUID confirms
+ * those features.
  *
  * A 64-byte vector covers 4 sub-blocks of 16 weights, one per 128-bit lane.
  * vpmaddubsw multiplies the unsigned quants by the activation bytes into 32
@@ -376,6 +378,22 @@ static inline __attribute__((always_inline)) void rows_times_pass(const unpacked
 }
 
 /*
+ * Prefetches the block at next, up to row_end. A block's weights are used
+ * only after a long run of multiplies, which leaves the hardware prefetcher
+ * too little to go on, so without this every block waits for memory.
+ */
+static inline void prefetch_next_block(const uint8_t *next, size_t block_bytes, const uint8_t *row_end)
+{
+    size_t offset;
+
+    if (next >= row_end)
+        return;
+    for (offset = 0; offset < block_bytes; offset += 64)
+        _mm_prefetch((const char *)(next + offset), _MM_HINT_T0);
+    _mm_prefetch((const char *)(next + block_bytes - 1), _MM_HINT_T0);
+}
+
+/*
  * The common body of the tile kernels: rows in groups of TILE_ROWS, tokens in
  * passes of TILE_TOKENS, blocks in order. A group of fewer rows runs them one
  * at a time.
@@ -399,8 +417,11 @@ static void dot_tile_rows(unpack_block_fn unpack, size_t block_bytes, int has_mi
 
             memset(sums, 0, sizeof sums);
             for (ib = 0; ib < n / QK_K; ib++) {
-                for (r = 0; r < n_group; r++)
-                    unpack(group + (size_t)r * row_bytes + (size_t)ib * block_bytes, &b[r]);
+                for (r = 0; r < n_group; r++) {
+                    const uint8_t *block = group + (size_t)r * row_bytes + (size_t)ib * block_bytes;
+                    prefetch_next_block(block + block_bytes, block_bytes, group + (size_t)(r + 1) * row_bytes);
+                    unpack(block, &b[r]);
+                }
                 if (n_group == TILE_ROWS && has_mins) {
                     rows_times_pass(b, TILE_ROWS, 1, ib, pass_acts, act_stride, n_pass, sums);
                 } else if (n_group == TILE_ROWS) {
