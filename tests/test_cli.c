@@ -6,8 +6,10 @@
  *
  * The binary is $PINFER_CLI (build/pinfer by default), run as a child process
  * with stdin from /dev/null and its output in files of a fresh directory
- * under $TMPDIR (or /tmp).
+ * under $TMPDIR (or /tmp). Hostile prompts and flags, a model file that
+ * shrinks mid-run and the memory checks run the same way.
  */
+#define _DEFAULT_SOURCE /* wait4, for a child's peak RSS; glibc hides it under plain POSIX */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -441,6 +443,50 @@ static void test_memory_limit(const char *dir)
     unlink(err_path);
 }
 
+/* Runs the CLI to completion and returns its peak resident set in KiB, or -1. */
+static long peak_rss_kib(const char *n_predict)
+{
+    char model[4096];
+    struct rusage usage;
+    pid_t pid;
+    int status = 0;
+
+    snprintf(model, sizeof model, "%s", shared_path("models/stories260K.gguf"));
+    fflush(NULL);
+    pid = fork();
+    if (pid == 0) {
+        if (redirect(1, "/dev/null", O_WRONLY) != 0 || redirect(2, "/dev/null", O_WRONLY) != 0)
+            _exit(126);
+        alarm(CLI_TIMEOUT_S);
+        execl(cli_path(), cli_path(), "-m", model, "-p", "Once", "-n", n_predict, "-c", "2048", "--temp", "0",
+              "-t", "1", (char *)NULL);
+        _exit(127);
+    }
+    if (pid < 0 || wait4(pid, &status, 0, &usage) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return -1;
+    return usage.ru_maxrss;
+}
+
+/*
+ * Memory is allocated once for the context: generating 2000 tokens may touch
+ * more of the KV cache than 100 tokens do (5 layers x 2048 positions x 64
+ * F16 values = 1.25 MiB for this model), and nothing else may grow.
+ */
+static void test_memory_flat(void)
+{
+    long short_run, long_run;
+
+    if (getenv("ASAN_OPTIONS")) {
+        printf("# cli memory flat: skipped under AddressSanitizer, whose allocator keeps freed memory\n");
+        return;
+    }
+    short_run = peak_rss_kib("100");
+    long_run = peak_rss_kib("2000");
+    check(short_run > 0 && long_run > 0 && long_run - short_run <= 1280 + 1024, "cli memory flat",
+          "peak RSS %ld KiB after 100 tokens, %ld KiB after 2000; growth allowed: the 1280 KiB KV cache + 1024 KiB",
+          short_run, long_run);
+}
+
 static void remove_temp_files(const char *dir)
 {
     static const char *const names[] = {"invalid-utf8.txt", "nul.txt", "big.txt"};
@@ -475,6 +521,7 @@ void test_cli(void)
     test_hostile_inputs(dir);
     test_shrinking_model(dir);
     test_memory_limit(dir);
+    test_memory_flat();
     remove_temp_files(dir);
     if (rmdir(dir) != 0)
         check(0, "cli temporary directory removed", "rmdir(%s) failed: %s", dir, strerror(errno));
