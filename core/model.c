@@ -17,8 +17,12 @@
 
 #define MAX_LAYERS 512
 
-/* Tokens per tile of prompt processing: each weight row is read once per tile. */
-#define LLM_BATCH 32
+/*
+ * Tokens per tile of prompt processing: each weight row is read, and each
+ * weight block unpacked, once per tile. 64 ran a 256-token prompt of the
+ * synthetic 1B Q3_K_L model about 8 % faster than 32 (AVX-512, Zen 4).
+ */
+#define LLM_BATCH 64
 
 typedef struct {
     const gguf_tensor *attn_norm, *wq, *wk, *wv, *wo;

@@ -311,15 +311,16 @@ static void check_random_dots(const llm_kernels *k, uint32_t type)
 /*
  * Checks k->dot_tile[type] against k->dot[type] on fixed-seed random rows:
  * 6 weight rows (a tile kernel may take rows in groups, so 6 leaves a
- * partial group) times 1, 2, 7 and 32 tokens, and every result must be
+ * partial group) times 1, 2, 7, 32 and 70 tokens (more than one pass of
+ * a kernel that takes 64 at a time), and every result must be
  * bit-identical. Activation rows are 64 bytes further apart than a row
  * needs and output rows have 2 unused floats, which must keep their value.
  */
 static void check_tile_dots(const llm_kernels *k, uint32_t type)
 {
     static const int64_t widths[] = {256, 4096, 14336};
-    static const int token_counts[] = {1, 2, 7, 32};
-    enum { n_rows = 6, max_tokens = 32, out_stride = n_rows + 2 };
+    static const int token_counts[] = {1, 2, 7, 32, 70};
+    enum { n_rows = 6, max_tokens = 70, out_stride = n_rows + 2 };
     uint32_t dot_type = llm_type_get(type)->dot_type;
     size_t w, c;
 
@@ -374,7 +375,7 @@ static void check_tile_dots(const llm_kernels *k, uint32_t type)
         }
         snprintf(name, sizeof name, "%s dot_tile %s n=%lld", k->name, llm_type_name(type), (long long)n);
         if (n_diff == 0)
-            check(1, name, "%d calls of %d rows x 1, 2, 7 and 32 tokens, every result equal to the dot", n_calls,
+            check(1, name, "%d calls of %d rows x 1, 2, 7, 32 and 70 tokens, every result equal to the dot", n_calls,
                   n_rows);
         else
             check(0, name, "%d results differ from the dot; first at row %d, token %d: %.9g, expected %.9g", n_diff,
