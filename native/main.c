@@ -2,9 +2,10 @@
  * main.c - the pinfer command line for Linux and macOS.
  *
  * The platform layer under native/cli.c, which contains the flags, the
- * generation loop and the statistics: maps the model file read-only, turns
- * the SIGBUS of a mapped file that shrank into a message, and checks that
- * model and context fit in memory before the context is allocated.
+ * generation loop and the statistics. It maps the model file read-only (or
+ * reads it with --no-mmap) and turns the SIGBUS of a mapped file that shrank
+ * into a message. It also checks that model and context fit in memory before
+ * the context is allocated.
  */
 #include <errno.h>
 #include <fcntl.h>

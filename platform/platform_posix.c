@@ -65,7 +65,7 @@ typedef struct platform_pool_worker worker_arg;
 
 /*
  * The pool's threads spin for a short while between tasks, because a token
- * runs hundreds of tasks microseconds apart, and then sleep on a condition
+ * runs hundreds of tasks microseconds apart. Then they sleep on a condition
  * variable, so that an idle pool, or one sharing busy cores with other
  * processes, does not keep the cores. Every counter below is read and
  * written with sequentially consistent atomics: a thread stores "I am

@@ -3,7 +3,7 @@
  * vocabulary, on tiny F32 models built in memory.
  *
  * build_model() writes a complete Llama model (SentencePiece vocabulary of
- * 8 tokens, F32 weights) from a spec; each case changes one field of the
+ * 8 tokens, F32 weights) from a spec. Each case changes one field of the
  * spec and expects llm_model_open() to reject the file with its own message.
  */
 #include "check.h"

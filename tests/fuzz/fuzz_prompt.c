@@ -2,8 +2,8 @@
  * fuzz_prompt.c - libFuzzer target: any bytes as a prompt to stories260K,
  * through the CLI's path: tokenize with BOS and special-token parsing
  * (on or off by the first byte), then evaluate in a context sized for it.
- * Prompts of up to 64 bytes are evaluated; longer ones, up to 64 KiB, are
- * only tokenized, which keeps each run short enough to fuzz many inputs.
+ * Prompts of up to 64 bytes are evaluated. Longer ones, up to 64 KiB, are
+ * only tokenized, so that each run stays short enough to fuzz many inputs.
  * The model is read from ${PINFER_SHARED:-../shared}/models.
  */
 #include <stdint.h>
