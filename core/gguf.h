@@ -85,7 +85,7 @@ typedef struct {
 /*
  * Parses a GGUF file from memory into f. name appears in error messages.
  * Returns LLM_OK, or LLM_ERR with a message naming the file, what was found
- * and what was expected; f then holds nothing to free.
+ * and what was expected; f then owns nothing to free.
  */
 int gguf_open(gguf_file *f, const void *bytes, size_t n_bytes, const char *name, llm_error *err);
 void gguf_close(gguf_file *f);
@@ -99,7 +99,7 @@ int gguf_str_eq(gguf_str s, const char *text);
 
 /*
  * Typed getters. Each returns LLM_OK and stores the value, or LLM_ERR when
- * the key is missing or holds a type that does not convert without loss
+ * the key is missing or has a type that does not convert without loss
  * (any integer type converts to another if the value fits; FLOAT32 and
  * FLOAT64 convert to double).
  */

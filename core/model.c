@@ -532,8 +532,8 @@ typedef struct {
 
 /*
  * Thread ith takes its share of the weight rows and uses each row for every
- * token of the tile: through the table's tile kernel when it has one for the
- * type and there is more than one token, else one dot per token.
+ * token of the tile. It calls the table's tile kernel when the type has one
+ * and the tile has more than one token, else one dot per token.
  */
 static void matmul_rows(void *arg, int ith, int nth)
 {
@@ -699,7 +699,7 @@ typedef struct {
     int n_tokens;
 } attention_task;
 
-/* Splits the (token, head) pairs of a tile across threads; token j sees positions 0..pos + j. */
+/* Splits the (token, head) pairs of a tile across threads. Token j attends to positions 0..pos + j. */
 static void attention_heads(void *arg, int ith, int nth)
 {
     const attention_task *t = arg;

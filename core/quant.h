@@ -4,7 +4,7 @@
  * Type ids are the ggml/GGUF numbers. A kernel table maps a weight type to
  * its row dequantizer and its dot product against one activation row that
  * was first converted to the weight type's dot_type (Q8_0, Q8_1, Q8_K or
- * F32), as llama.cpp's CPU backend does. quant_ref.c holds the scalar table,
+ * F32), as llama.cpp's CPU backend does. quant_ref.c contains the scalar table,
  * which is the specification for every faster table.
  */
 #ifndef PINFER_QUANT_H

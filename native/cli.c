@@ -350,7 +350,7 @@ static void write_text(session *s, const char *text, size_t n)
 
 /*
  * Starts a stats line on a fresh line of the terminal when stdout and stderr
- * both go to one and the text stopped mid-line; redirected output is left as it is.
+ * both go to one and the text stopped mid-line. Redirected output is left as it is.
  */
 static void start_stats_line(session *s)
 {

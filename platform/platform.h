@@ -11,7 +11,7 @@
 /* Milliseconds from an arbitrary start, monotonic. */
 double platform_now_ms(void);
 
-/* Physical cores of this machine (logical CPUs when that cannot be told), at least 1. */
+/* Physical cores of this machine (logical CPUs when that cannot be determined), at least 1. */
 int platform_physical_cores(void);
 
 typedef struct platform_pool platform_pool;

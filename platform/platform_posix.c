@@ -71,7 +71,7 @@ typedef struct platform_pool_worker worker_arg;
  * written with sequentially consistent atomics: a thread stores "I am
  * sleeping" before it checks the counter it waits on, and the other side
  * changes the counter before it checks "is anyone sleeping", so one of the
- * two always sees the other and no wake-up is lost.
+ * two always observes the other and no wake-up is lost.
  */
 struct platform_pool {
     int n_threads;

@@ -3,7 +3,7 @@
  *
  * A suite is a void function listed in test_main.c. Each check() counts one
  * pass or one failure and prints a line for each failure (and, with -v, for
- * each pass) that says what was measured and the bound.
+ * each pass) that shows what was measured and the bound.
  */
 #ifndef PINFER_CHECK_H
 #define PINFER_CHECK_H

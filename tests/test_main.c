@@ -137,7 +137,7 @@ int main(int argc, char **argv)
             named = 1;
     }
     {
-        /* Every fixture-driven suite fails without the fixtures; say once why. */
+        /* Every fixture-driven suite fails without the fixtures, so one check names the cause first. */
         DIR *d = opendir(shared_path("models"));
         check(d != NULL, "fixtures present",
               "%s is not a folder: set PINFER_SHARED to the folder that holds models/ and reference/", shared_path("models"));

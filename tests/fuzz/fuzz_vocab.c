@@ -89,7 +89,14 @@ static int valid_utf8(const uint8_t *s, size_t n)
             i++;
             continue;
         }
-        len = c >= 0xf0 && c < 0xf5 ? 4 : c >= 0xe0 && c < 0xf0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+        if (c >= 0xf0 && c < 0xf5)
+            len = 4;
+        else if (c >= 0xe0 && c < 0xf0)
+            len = 3;
+        else if (c >= 0xc2 && c < 0xe0)
+            len = 2;
+        else
+            len = 0;
         if (len == 0 || i + len > n)
             return 0;
         c &= 0x3f >> (len - 1);
