@@ -26,15 +26,30 @@
 
 struct reader {
     const uint8_t *base;
-    uint64_t size;
+    uint64_t size;      /* bytes that can be read: the whole file, or its first part for gguf_open_header */
+    uint64_t file_size; /* bytes of the whole file, which bound counts, shapes and tensor offsets */
     uint64_t pos;
+    int more;           /* set when a read failed only because the first part ended before the file does */
     const char *name; /* file name for messages */
     char where[400];  /* the part being read, for messages */
     llm_error *err;
 };
 
+/*
+ * Called when a read of need bytes at r->pos runs past r->size. When only
+ * the first part of the file is at hand and the file itself has the bytes,
+ * the header simply goes on past that part: mark it so gguf_open_header can
+ * ask for more instead of calling the file broken.
+ */
+static void note_cut(struct reader *r, uint64_t need)
+{
+    if (r->size < r->file_size && need <= r->file_size - r->pos)
+        r->more = 1;
+}
+
 static int fail_truncated(struct reader *r, uint64_t need)
 {
+    note_cut(r, need);
     return llm_fail(r->err,
                     "%s: file truncated in %s: needs %llu more bytes at offset %llu but the file has %llu bytes "
                     "(incomplete download?)",
@@ -82,6 +97,7 @@ static int read_str(struct reader *r, gguf_str *out)
     if (read_u64(r, &len) != LLM_OK)
         return LLM_ERR;
     if (r->size - r->pos < len) {
+        note_cut(r, len);
         return llm_fail(r->err,
                         "%s: string in %s at offset %llu claims %llu bytes but only %llu remain in the file "
                         "(corrupt or truncated file?)",
@@ -156,6 +172,7 @@ static int skip_array(struct reader *r, uint32_t type, uint64_t n, int depth)
         return llm_fail(r->err, "%s: %s nests arrays %d deep, expected at most %d", r->name, r->where, depth,
                         MAX_ARRAY_DEPTH);
     if (n > remaining / min) {
+        note_cut(r, n > UINT64_MAX / min ? UINT64_MAX : n * min);
         return llm_fail(r->err,
                         "%s: %s claims %llu elements of %s (at least %llu bytes each) but only %llu bytes remain "
                         "(corrupt or truncated file?)",
@@ -352,6 +369,10 @@ static int read_header(struct reader *r, gguf_file *f)
     uint8_t magic[4];
 
     snprintf(r->where, sizeof r->where, "the header");
+    if (r->size < 4 && r->file_size >= 4) {
+        note_cut(r, 4);
+        return llm_fail(r->err, "%s: only %llu bytes of the header are at hand", r->name, (unsigned long long)r->size);
+    }
     if (r->size == 0)
         return llm_fail(r->err, "%s: the file is empty, expected a GGUF file", r->name);
     if (r->size < 4 || memcmp(r->base, GGUF_MAGIC, 4) != 0) {
@@ -373,12 +394,12 @@ static int read_header(struct reader *r, gguf_file *f)
         return LLM_ERR;
 
     /* The smallest metadata pair takes 13 bytes and the smallest tensor info 28, which bounds both counts. */
-    if (f->n_kv > (r->size - r->pos) / 13)
+    if (f->n_kv > (r->file_size - r->pos) / 13)
         return llm_fail(r->err, "%s: header claims %llu metadata pairs but the file has room for at most %llu",
-                        r->name, (unsigned long long)f->n_kv, (unsigned long long)((r->size - r->pos) / 13));
-    if (f->n_tensors > (r->size - r->pos) / 28)
+                        r->name, (unsigned long long)f->n_kv, (unsigned long long)((r->file_size - r->pos) / 13));
+    if (f->n_tensors > (r->file_size - r->pos) / 28)
         return llm_fail(r->err, "%s: header claims %llu tensors but the file has room for at most %llu", r->name,
-                        (unsigned long long)f->n_tensors, (unsigned long long)((r->size - r->pos) / 28));
+                        (unsigned long long)f->n_tensors, (unsigned long long)((r->file_size - r->pos) / 28));
     return LLM_OK;
 }
 
@@ -464,11 +485,11 @@ static int read_tensor_info(struct reader *r, gguf_file *f, gguf_tensor *t, uint
     n_rows = n_elements / t->ne[0];
     /* Bounding the row by the file size first keeps n_bytes from wrapping (2^62 F32 elements are 2^64 bytes). */
     n_blocks = t->ne[0] / (uint64_t)info->block_size;
-    if (n_blocks > r->size / (uint64_t)info->type_size)
+    if (n_blocks > r->file_size / (uint64_t)info->type_size)
         return llm_fail(r->err, "%s: tensor '%s' has rows of %llu elements of %s, more than the whole file holds",
                         r->name, name, (unsigned long long)t->ne[0], info->name);
     t->n_bytes = n_blocks * (uint64_t)info->type_size;
-    if (n_rows > r->size / t->n_bytes)
+    if (n_rows > r->file_size / t->n_bytes)
         return llm_fail(r->err, "%s: tensor '%s' claims %llu rows of %llu bytes, more than the whole file holds",
                         r->name, name, (unsigned long long)n_rows, (unsigned long long)t->n_bytes);
     t->n_bytes *= n_rows;
@@ -489,10 +510,10 @@ static int place_tensors(struct reader *r, gguf_file *f)
         f->data_offset += f->alignment - f->data_offset % f->alignment;
     if (f->n_tensors == 0)
         return LLM_OK;
-    if (f->data_offset > r->size)
+    if (f->data_offset > r->file_size)
         return llm_fail(r->err, "%s: tensor data should start at byte %llu but the file has %llu bytes (truncated?)",
-                        r->name, (unsigned long long)f->data_offset, (unsigned long long)r->size);
-    data_bytes = r->size - f->data_offset;
+                        r->name, (unsigned long long)f->data_offset, (unsigned long long)r->file_size);
+    data_bytes = r->file_size - f->data_offset;
     for (i = 0; i < f->n_tensors; i++) {
         gguf_tensor *t = &f->tensors[i];
         if (t->offset > data_bytes)
@@ -506,13 +527,15 @@ static int place_tensors(struct reader *r, gguf_file *f)
                             "%s: tensor '%s' ends at byte %llu but the file has %llu bytes (truncated download?)",
                             r->name, printable(t->name, name, 100),
                             (unsigned long long)(f->data_offset + t->offset + t->n_bytes),
-                            (unsigned long long)r->size);
-        t->data = r->base + f->data_offset + t->offset;
+                            (unsigned long long)r->file_size);
+        /* With only the header at hand (gguf_open_header) the data is not there to point at. */
+        t->data = r->size == r->file_size ? r->base + f->data_offset + t->offset : NULL;
     }
     return check_tensor_names_and_overlap(f, r->err);
 }
 
-int gguf_open(gguf_file *f, const void *bytes, size_t n_bytes, const char *name, llm_error *err)
+static int open_part(gguf_file *f, const void *bytes, size_t n_bytes, uint64_t file_bytes, const char *name,
+                     llm_error *err)
 {
     struct reader r;
     uint64_t i;
@@ -525,6 +548,7 @@ int gguf_open(gguf_file *f, const void *bytes, size_t n_bytes, const char *name,
     f->n_bytes = n_bytes;
     r.base = bytes;
     r.size = n_bytes;
+    r.file_size = file_bytes;
     r.name = f->name;
     r.err = err;
 
@@ -545,7 +569,20 @@ int gguf_open(gguf_file *f, const void *bytes, size_t n_bytes, const char *name,
 
 fail:
     gguf_close(f);
-    return LLM_ERR;
+    return r.more ? GGUF_MORE : LLM_ERR;
+}
+
+int gguf_open(gguf_file *f, const void *bytes, size_t n_bytes, const char *name, llm_error *err)
+{
+    return open_part(f, bytes, n_bytes, n_bytes, name, err);
+}
+
+int gguf_open_header(gguf_file *f, const void *bytes, size_t n_loaded, uint64_t file_bytes, const char *name,
+                     llm_error *err)
+{
+    if (n_loaded > file_bytes)
+        n_loaded = (size_t)file_bytes;
+    return open_part(f, bytes, n_loaded, file_bytes, name, err);
 }
 
 void gguf_close(gguf_file *f)

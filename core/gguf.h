@@ -88,6 +88,20 @@ typedef struct {
  * and what was expected; f then owns nothing to free.
  */
 int gguf_open(gguf_file *f, const void *bytes, size_t n_bytes, const char *name, llm_error *err);
+
+/* gguf_open_header's answer when the header goes on past the bytes at hand. */
+#define GGUF_MORE 1
+
+/*
+ * Parses the header, metadata and tensor infos from the first n_loaded bytes
+ * of a file of file_bytes, for a caller that streams the file in and wants
+ * to check it before the rest arrives. Counts, shapes and offsets are checked
+ * against file_bytes; every tensor's data pointer is NULL. Returns LLM_OK,
+ * LLM_ERR with a message, or GGUF_MORE when the header needs more bytes than
+ * n_loaded (call again with a longer part).
+ */
+int gguf_open_header(gguf_file *f, const void *bytes, size_t n_loaded, uint64_t file_bytes, const char *name,
+                     llm_error *err);
 void gguf_close(gguf_file *f);
 
 /* Returns the pair with this key, or NULL. */

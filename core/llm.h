@@ -47,6 +47,19 @@ typedef struct llm_ctx llm_ctx;
 llm_model *llm_model_open(const void *bytes, size_t n_bytes, const char *name, llm_error *err);
 void llm_model_close(llm_model *m);
 
+/* llm_model_peek's answer when the header goes on past the bytes at hand. */
+#define LLM_MORE 1
+
+/*
+ * Checks a model from the first n_loaded bytes of a file of file_bytes
+ * (header, metadata, tensor shapes and types) and fills hp, so that a caller
+ * streaming the file can refuse it, or size a context, before the rest
+ * arrives. Returns LLM_OK, LLM_ERR with the message llm_model_open would
+ * give, or LLM_MORE when the header needs more bytes than n_loaded.
+ */
+int llm_model_peek(const void *bytes, size_t n_loaded, uint64_t file_bytes, const char *name, llm_hparams *hp,
+                   llm_error *err);
+
 const llm_hparams *llm_model_hparams(const llm_model *m);
 const llm_vocab *llm_model_vocab(const llm_model *m);
 const gguf_file *llm_model_file(const llm_model *m);
@@ -74,6 +87,8 @@ typedef struct {
 
 /* Bytes llm_ctx_new would allocate for n_ctx tokens (KV cache and scratch). */
 uint64_t llm_ctx_bytes(const llm_model *m, uint32_t n_ctx);
+/* The same from hyperparameters (llm_model_peek), for a context run by n_threads threads. */
+uint64_t llm_hparams_ctx_bytes(const llm_hparams *hp, uint32_t n_ctx, int n_threads);
 
 /* Allocates the KV cache and all scratch once; evaluation allocates nothing. */
 llm_ctx *llm_ctx_new(const llm_model *m, const llm_ctx_params *p, llm_error *err);

@@ -316,6 +316,25 @@ fail:
     return NULL;
 }
 
+int llm_model_peek(const void *bytes, size_t n_loaded, uint64_t file_bytes, const char *name, llm_hparams *hp,
+                   llm_error *err)
+{
+    llm_model m;
+    int status;
+
+    memset(&m, 0, sizeof m);
+    status = gguf_open_header(&m.file, bytes, n_loaded, file_bytes, name ? name : "model", err);
+    if (status != LLM_OK)
+        return status == GGUF_MORE ? LLM_MORE : LLM_ERR;
+    /* The tensors' shapes and types are checked too, but no data is read: it has not arrived. */
+    status = read_hparams(&m, err) == LLM_OK && find_tensors(&m, err) == LLM_OK ? LLM_OK : LLM_ERR;
+    if (status == LLM_OK)
+        *hp = m.hp;
+    free(m.layers);
+    gguf_close(&m.file);
+    return status;
+}
+
 void llm_model_close(llm_model *m)
 {
     if (!m)
@@ -405,6 +424,11 @@ static uint64_t ctx_bytes(const llm_hparams *hp, uint32_t n_ctx, int n_threads)
 uint64_t llm_ctx_bytes(const llm_model *m, uint32_t n_ctx)
 {
     return ctx_bytes(&m->hp, n_ctx, 1);
+}
+
+uint64_t llm_hparams_ctx_bytes(const llm_hparams *hp, uint32_t n_ctx, int n_threads)
+{
+    return ctx_bytes(hp, n_ctx, n_threads > 0 ? n_threads : 1);
 }
 
 static void *alloc_floats(uint64_t n, int *failed)

@@ -240,11 +240,83 @@ static void test_valid_model(void)
     gguf_writer_free(&w);
 }
 
+/* Peeks at the model in w with its first n bytes at hand; returns LLM_OK, LLM_ERR or LLM_MORE. */
+static int peek_prefix(const gguf_writer *w, size_t n, llm_hparams *hp, llm_error *err)
+{
+    err->message[0] = 0;
+    return llm_model_peek(w->bytes, n, w->n_bytes, "tiny.gguf", hp, err);
+}
+
+/*
+ * llm_model_peek on every prefix of a model up to the start of its tensor
+ * data: it asks for more bytes until the header is complete, then gives the
+ * hyperparameters llm_model_open gives, never an error on the way.
+ */
+static void test_peek(void)
+{
+    model_spec s = default_spec();
+    gguf_writer w;
+    llm_error err;
+    llm_hparams hp;
+    llm_model *m;
+    size_t n, first_ok = 0, data_offset;
+    int wrong = 0, status;
+
+    build_model(&w, &s);
+    m = llm_model_open(w.bytes, w.n_bytes, "tiny.gguf", &err);
+    if (!m) {
+        check(0, "model peek", "the tiny model does not open: %s", err.message);
+        gguf_writer_free(&w);
+        return;
+    }
+    data_offset = (size_t)llm_model_file(m)->data_offset;
+    for (n = 0; n <= data_offset; n++) {
+        status = peek_prefix(&w, n, &hp, &err);
+        if (status == LLM_OK && !first_ok)
+            first_ok = n;
+        if (status == LLM_ERR || (status == LLM_MORE && first_ok))
+            wrong++;
+    }
+    check(wrong == 0 && first_ok > 0, "model peek prefixes",
+          "%d prefixes gave an error or asked for more after the header was complete (%s); first complete at %zu "
+          "of %zu header bytes",
+          wrong, err.message, first_ok, data_offset);
+    memset(&hp, 0, sizeof hp);
+    status = peek_prefix(&w, data_offset, &hp, &err);
+    check(status == LLM_OK && memcmp(&hp, llm_model_hparams(m), sizeof hp) == 0 &&
+              llm_hparams_ctx_bytes(&hp, 16, 1) == llm_ctx_bytes(m, 16),
+          "model peek hparams", "status %d, n_vocab %u vs %u, context bytes %llu vs %llu", status, hp.n_vocab,
+          llm_model_hparams(m)->n_vocab, (unsigned long long)llm_hparams_ctx_bytes(&hp, 16, 1),
+          (unsigned long long)llm_ctx_bytes(m, 16));
+    check(peek_prefix(&w, w.n_bytes, &hp, &err) == LLM_OK, "model peek whole file", "%s", err.message);
+    llm_model_close(m);
+    gguf_writer_free(&w);
+
+    /* A model pinfer cannot run is refused from its header, before the tensor data would be downloaded. */
+    s = default_spec();
+    s.arch = "gemma2";
+    build_model(&w, &s);
+    status = peek_prefix(&w, w.n_bytes / 2, &hp, &err);
+    check(status == LLM_ERR && strstr(err.message, "architecture 'gemma2'") != NULL, "model peek other architecture",
+          "status %d: %s", status, err.message);
+    gguf_writer_free(&w);
+
+    /* A web page saved as .gguf is refused from its first bytes. */
+    {
+        static const char page[] = "<!DOCTYPE html><html><body>Not found</body></html>";
+        err.message[0] = 0;
+        status = llm_model_peek(page, 16, 4u << 20, "page.gguf", &hp, &err);
+        check(status == LLM_ERR && strstr(err.message, "not a GGUF file") != NULL, "model peek not GGUF",
+              "status %d: %s", status, err.message);
+    }
+}
+
 void test_model(void)
 {
     model_spec s;
 
     test_valid_model();
+    test_peek();
 
     s = default_spec();
     s.n_heads = 5;
