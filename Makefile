@@ -8,6 +8,9 @@
 #   make test-wasi  run pinfer.wasm under wasmtime and Node against build/pinfer
 #   make arm64      cross-build build/arm64/pinfer and run_tests for aarch64 (NEON)
 #   make test-arm64 run the kernels, quant and generation suites under qemu-aarch64
+#   make web        build the browser page and its engine into build/web/ (web/web.mk)
+#   make serve      serve build/web/ and the fixture models on 127.0.0.1:8080
+#   make test-web   the page and its JavaScript API in headless Chromium
 #   make fuzz       run each libFuzzer target for FUZZ_SECONDS (60) with clang
 #   make bench      pinfer against llama.cpp on synthetic 8B and 1B models (BENCH.md)
 #   make clean      remove build/
@@ -194,3 +197,5 @@ fuzz: $(FUZZ_TARGETS)
 
 clean:
 	rm -rf build
+
+include web/web.mk
