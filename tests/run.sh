@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs the test suites with the release build, then with the sanitizer build,
 # then the generation suite with each SIMD kernel table. Then come the WASI
-# build (tests/wasi.sh) and the aarch64 build under qemu (tests/arm64.sh).
+# build (tests/wasi.sh), the aarch64 build under qemu (tests/arm64.sh) and
+# the browser build in Chromium (tests/web/run.sh).
 # The last line sums every run: "N passed, N failed".
 set -u
 status=0
@@ -55,6 +56,18 @@ case " ${*:-arm64} " in
         run arm64 sh tests/arm64.sh
     else
         echo "## arm64: skipped, build/arm64 not built (install gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and qemu-user)"
+    fi
+    ;;
+esac
+
+# The browser build in headless Chromium. make test builds build/web only
+# when emcc is installed; tests/web/run.sh needs Chromium and npm as well.
+case " ${*:-web} " in
+*" web "*)
+    if [ -f build/web/pinfer-mt.js ] && [ -x "${PINFER_CHROMIUM:-/usr/bin/chromium}" ]; then
+        run web sh tests/web/run.sh
+    else
+        echo "## web: skipped, build/web or Chromium missing (install emscripten and chromium)"
     fi
     ;;
 esac

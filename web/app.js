@@ -37,6 +37,7 @@ function showProgress({ loaded, total }) {
 }
 
 async function loadModel(source) {
+  document.body.dataset.state = 'loading';
   showError('');
   setBusy(true);
   $('generate').disabled = true;

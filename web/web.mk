@@ -58,3 +58,8 @@ serve: web
 
 test-web: web
 	sh tests/web/run.sh
+
+# make test builds the page too whenever emcc is installed, and tests/run.sh
+# then runs the browser tests when Chromium is there as well.
+HAVE_EMCC := $(shell command -v $(EMCC) >/dev/null 2>&1 && echo yes)
+test: $(if $(HAVE_EMCC),web)

@@ -1,0 +1,248 @@
+// test_web.mjs - the browser page and its JavaScript API in headless Chromium.
+//
+//   node tests/web/test_web.mjs   (tests/web/run.sh installs playwright-core first)
+//
+// Starts web/serve.mjs twice on 127.0.0.1 (with and without the COOP/COEP
+// headers) over build/web/ and a models folder of fixtures, and drives
+// Debian's Chromium through playwright-core:
+//   - load by URL and by file input, greedy generations equal llama.cpp's
+//     reference text (stories260K Q3_K_L, and the Llama 3 vocabulary model);
+//   - progress events rise to 100%, over several chunks for a 47 MiB model;
+//   - a file that is not a GGUF and a model too big for wasm memory each show
+//     their message on the page;
+//   - Stop ends a generation early and the next one still gives the reference;
+//   - threads when the page is cross-origin isolated, one thread when not;
+//   - a screenshot of the page after a generation (build/web-screenshot.png).
+// Prints a line per failed check and ends with "N passed, N failed".
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { createServer } from '../../web/serve.mjs';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const shared = path.resolve(process.env.PINFER_SHARED || path.join(repo, '..', 'shared'));
+const nodePrefix = path.resolve(process.env.PINFER_WEB_NODE || path.join(repo, 'build', 'web-node'));
+const chromiumPath = process.env.PINFER_CHROMIUM || '/usr/bin/chromium';
+const work = path.join(repo, 'build', 'web-test');
+const STORIES = 'stories260K-32h-Q3_K_L';
+const LLAMA3 = 'llama3-tiny-q3kl';
+const PAGE_TIMEOUT_MS = 120000;
+
+let passed = 0;
+let failed = 0;
+function check(ok, name, detail) {
+  if (ok) passed++;
+  else {
+    failed++;
+    console.log('FAIL ' + name + (detail ? ': ' + detail : ''));
+  }
+}
+
+function reference(model, prompt) {
+  const file = path.join(shared, 'reference', 'generation', model + '.' + prompt + '.json');
+  const ref = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const text = fs.readFileSync(path.join(shared, 'reference', 'prompts', prompt + '.txt'), 'utf8');
+  return { prompt: text, tokens: ref.greedy_tokens.length, text: ref.greedy_text };
+}
+
+// The models folder the server offers: links to two fixtures and a sparse 5 GiB file.
+function prepareModels() {
+  const dir = path.join(work, 'models');
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  for (const name of [STORIES, LLAMA3]) fs.symlinkSync(path.join(shared, 'models', name + '.gguf'), path.join(dir, name + '.gguf'));
+  const fd = fs.openSync(path.join(dir, 'huge.gguf'), 'w');
+  fs.writeSync(fd, fs.readFileSync(path.join(shared, 'models', STORIES + '.gguf')).subarray(0, 4096));
+  fs.ftruncateSync(fd, 5 * 1024 ** 3);
+  fs.closeSync(fd);
+  return dir;
+}
+
+async function startServer(models, isolation) {
+  const server = createServer({ root: path.join(repo, 'build', 'web'), models, isolation });
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  return { server, url: 'http://127.0.0.1:' + server.address().port + '/' };
+}
+
+async function openPage(browser, url) {
+  const page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
+  page.setDefaultTimeout(PAGE_TIMEOUT_MS);
+  page.on('pageerror', (e) => console.log('page error: ' + e.message));
+  await page.goto(url);
+  await page.waitForSelector('body[data-state="ready"]');
+  return page;
+}
+
+async function waitState(page, states) {
+  await page.waitForFunction((s) => s.includes(document.body.dataset.state), states);
+  return page.evaluate(() => document.body.dataset.state);
+}
+
+// Loads a model through the page's URL field; returns the end state.
+async function loadByUrl(page, url, settings = {}) {
+  for (const [id, value] of Object.entries(settings)) await page.fill('#' + id, String(value));
+  await page.fill('#url', url);
+  await page.click('#load-url');
+  return waitState(page, ['loaded', 'load-error']);
+}
+
+// Runs one generation through the page; returns { state, output, stats, error }.
+async function generateOnPage(page, prompt, maxTokens, temperature) {
+  await page.fill('#prompt', prompt);
+  await page.fill('#max-tokens', String(maxTokens));
+  await page.fill('#temperature', String(temperature));
+  await page.click('#generate');
+  const state = await waitState(page, ['generated', 'generate-error']);
+  return page.evaluate((s) => ({
+    state: s,
+    output: document.getElementById('output').textContent,
+    stats: document.getElementById('stats').textContent,
+    error: document.getElementById('error').textContent,
+  }), state);
+}
+
+async function testIsolated(browser, url) {
+  const page = await openPage(browser, url);
+  const mode = await page.textContent('#mode');
+  check(/^Threaded/.test(mode), 'isolated page says threaded', mode);
+
+  // By URL through the page, two threads, greedy: the reference text.
+  const once = reference(STORIES, 'story-once');
+  let state = await loadByUrl(page, 'models/' + STORIES + '.gguf', { threads: 2, 'n-ctx': 2048 });
+  const info = await page.textContent('#model-info');
+  check(state === 'loaded', 'load by URL', await page.textContent('#error'));
+  check(/2 threads, kernels wasm-simd128/.test(info), 'isolated load runs 2 threads with SIMD128', info);
+  check(/context 2048 of/.test(info), 'context from the settings row', info);
+  const progress = await page.textContent('#progress-text');
+  check(/\(100%\)$/.test(progress), 'progress bar at 100% after loading', progress);
+  let r = await generateOnPage(page, once.prompt, once.tokens, 0);
+  check(r.state === 'generated' && r.output === once.text, 'greedy by URL equals the reference',
+    JSON.stringify({ got: r.output, want: once.text, error: r.error }));
+  check(/tok\/s/.test(r.stats) && /2 threads/.test(r.stats) && /ended: limit/.test(r.stats), 'stats line', r.stats);
+  fs.mkdirSync(path.join(repo, 'build'), { recursive: true });
+  await page.screenshot({ path: path.join(repo, 'build', 'web-screenshot.png'), fullPage: true });
+
+  // Stop: a long sampled generation ends early, and the next greedy one is the reference again.
+  await page.fill('#prompt', once.prompt);
+  await page.fill('#max-tokens', '2000');
+  await page.fill('#temperature', '0.8');
+  await page.click('#generate');
+  await page.waitForFunction(() => document.getElementById('output').textContent.length > 0);
+  await page.click('#stop');
+  state = await waitState(page, ['generated', 'generate-error']);
+  const stopped = await page.textContent('#stats');
+  const m = /generate: (\d+) tokens/.exec(stopped);
+  check(state === 'generated' && /ended: stopped/.test(stopped) && m && Number(m[1]) < 2000, 'Stop ends a generation',
+    stopped + ' ' + (await page.textContent('#error')));
+  const lily = reference(STORIES, 'story-lily');
+  r = await generateOnPage(page, lily.prompt, lily.tokens, 0);
+  check(r.output === lily.text, 'a generation after Stop equals the reference', JSON.stringify({ got: r.output, want: lily.text }));
+
+  // By file input.
+  await page.setInputFiles('#file', path.join(shared, 'models', STORIES + '.gguf'));
+  state = await waitState(page, ['loaded', 'load-error']);
+  check(state === 'loaded', 'load by file input', await page.textContent('#error'));
+  const empty = reference(STORIES, 'empty');
+  r = await generateOnPage(page, empty.prompt, empty.tokens, 0);
+  check(r.output === empty.text, 'greedy from a file equals the reference (empty prompt)',
+    JSON.stringify({ got: r.output, want: empty.text }));
+
+  // A file that is not a GGUF model.
+  await page.setInputFiles('#file', { name: 'notes.gguf', mimeType: 'application/octet-stream', buffer: Buffer.from('These are my notes, not a model.\n') });
+  state = await waitState(page, ['loaded', 'load-error']);
+  let error = await page.textContent('#error');
+  check(state === 'load-error' && /notes\.gguf: not a GGUF file \(first bytes 54 68 65 73, expected 'GGUF'\)/.test(error),
+    'a file that is not a GGUF gets its message', error);
+
+  // A model too big for wasm memory is refused before the download.
+  state = await loadByUrl(page, 'models/huge.gguf');
+  error = await page.textContent('#error');
+  check(state === 'load-error' && /huge\.gguf: the model has 5120\.0 MiB but this tab's wasm memory can grow by only/.test(error),
+    'a model too big for memory gets its message', error);
+  state = await loadByUrl(page, 'models/missing.gguf');
+  error = await page.textContent('#error');
+  check(state === 'load-error' && /missing\.gguf: HTTP 404/.test(error), 'a missing URL gets its message', error);
+
+  // Through the API: progress events rise to 100% over several chunks, and the Llama 3 vocabulary
+  // model (its header is about 8 MiB, read in growing parts before the download) gives the reference.
+  const santa = reference(LLAMA3, 'seed-santa-cruz');
+  const api = await page.evaluate(async ({ model, prompt, tokens }) => {
+    const { Pinfer } = await import('./pinfer.js');
+    const fractions = [];
+    const llm = await Pinfer.load(model, { onProgress: (p) => fractions.push(p.fraction), threads: 2, nCtx: 256 });
+    let text = '';
+    const pieces = llm.generate(prompt, { maxTokens: tokens, temperature: 0 });
+    let step;
+    while (!(step = await pieces.next()).done) text += step.value;
+    const info = llm.info;
+    await llm.unload();
+    let afterUnload = '';
+    try {
+      await llm.generate('x').next();
+    } catch (e) {
+      afterUnload = e.message;
+    }
+    return { fractions, text, info, stats: step.value, afterUnload };
+  }, { model: 'models/' + LLAMA3 + '.gguf', prompt: santa.prompt, tokens: santa.tokens });
+  const f = api.fractions;
+  const rising = f.every((x, i) => i === 0 || x >= f[i - 1]);
+  check(f.length >= 3 && rising && f[0] === 0 && f[f.length - 1] === 1, 'progress events rise to 100%', JSON.stringify(f));
+  check(api.text === santa.text, 'Llama 3 vocabulary model through the API equals the reference',
+    JSON.stringify({ got: api.text, want: santa.text }));
+  check(api.info.n_ctx === 256 && api.stats.threads === 2, 'API options nCtx and threads', JSON.stringify(api.info));
+  check(/unloaded/.test(api.afterUnload), 'generate after unload rejects', api.afterUnload);
+  await page.close();
+}
+
+async function testNotIsolated(browser, url) {
+  const page = await openPage(browser, url);
+  const mode = await page.textContent('#mode');
+  check(/^Single thread/.test(mode), 'page without COOP/COEP says single thread', mode);
+  const state = await loadByUrl(page, 'models/' + STORIES + '.gguf');
+  const info = await page.textContent('#model-info');
+  check(state === 'loaded' && /1 thread, kernels wasm-simd128/.test(info), 'not isolated: one thread', info);
+  const once = reference(STORIES, 'story-once');
+  const r = await generateOnPage(page, once.prompt, once.tokens, 0);
+  check(r.output === once.text, 'single-thread greedy equals the reference', JSON.stringify({ got: r.output, want: once.text }));
+  await page.close();
+}
+
+async function main() {
+  if (!fs.existsSync(path.join(repo, 'build', 'web', 'pinfer-mt.js'))) {
+    console.log('build/web is missing; run make web');
+    return false;
+  }
+  const require = createRequire(nodePrefix + path.sep);
+  const { chromium } = require('playwright-core');
+  const models = prepareModels();
+  const isolated = await startServer(models, true);
+  const plain = await startServer(models, false);
+  const browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+  try {
+    await testIsolated(browser, isolated.url);
+    await testNotIsolated(browser, plain.url);
+  } finally {
+    await browser.close();
+    isolated.server.close();
+    plain.server.close();
+  }
+  return true;
+}
+
+let ok = false;
+try {
+  ok = await main();
+} catch (e) {
+  console.log('FAIL the browser test stopped: ' + (e && e.stack ? e.stack : e));
+  failed++;
+}
+if (!ok && failed === 0) failed++;
+console.log(passed + ' passed, ' + failed + ' failed');
+process.exit(failed ? 1 : 0);
