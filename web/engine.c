@@ -1,13 +1,13 @@
 /*
  * engine.c - the pinfer core as the browser worker calls it (Emscripten).
  *
- * web/worker.js owns one engine: it checks a model from its first bytes
- * (pf_peek), allocates one buffer of the file's size in wasm memory
- * (pf_alloc), copies the download into it chunk by chunk, opens it
- * (pf_open), and then runs generations one token per call (pf_start,
- * pf_next), so that the worker's event loop can take a Stop message
- * between two tokens. Every function reports failure through its return
- * value and leaves the message in pf_message().
+ * web/worker.js owns one engine. It checks a model from its first bytes
+ * (pf_peek) and allocates one buffer of the file's size in wasm memory
+ * (pf_alloc). It copies the download into that buffer chunk by chunk and
+ * opens it (pf_open). Generation runs one token per call (pf_start, then
+ * pf_next), so the worker's event loop can take a Stop message between two
+ * tokens. Every function reports failure through its return value and
+ * leaves the message in pf_message().
  *
  * The same file builds single-threaded and with pthreads; the threaded
  * build runs the matrix work on a platform pool of n_threads threads.
@@ -56,7 +56,7 @@ static double mib(double bytes)
     return bytes / (1024.0 * 1024.0);
 }
 
-/* The last failure's message. */
+/* Returns the message of the last failure. */
 EMSCRIPTEN_KEEPALIVE const char *pf_message(void)
 {
     return g_err.message;
@@ -103,13 +103,7 @@ EMSCRIPTEN_KEEPALIVE int pf_peek(const void *bytes, double n_loaded, double file
     return 0;
 }
 
-/* Training context of the model pf_peek checked last. */
-EMSCRIPTEN_KEEPALIVE uint32_t pf_peeked_ctx_train(void)
-{
-    return g_peeked.n_ctx_train;
-}
-
-/* One buffer for the whole file; the worker copies the download into it. Returns 0 on failure. */
+/* Allocates one buffer for the whole file, which the worker fills from the download. Returns 0 on failure. */
 EMSCRIPTEN_KEEPALIVE void *pf_alloc(double n_bytes)
 {
     void *p;
@@ -163,10 +157,10 @@ static int new_context(void)
 }
 
 /*
- * Opens the model in bytes (from pf_alloc; the engine owns it from here
- * on, also when this fails) with a context of n_ctx tokens (0: the training
- * context), on n_threads threads. kernels names a table, or is empty for the
- * best one. Returns 0 or -1 with a message.
+ * Opens the model in bytes, a buffer from pf_alloc that the engine owns from
+ * here on, also when this fails. The context holds n_ctx tokens (0: the
+ * training context) and runs on n_threads threads. kernels names a table,
+ * or is empty for the best one. Returns 0, or -1 with a message.
  */
 EMSCRIPTEN_KEEPALIVE int pf_open(void *bytes, double n_bytes, const char *name, uint32_t n_ctx, int n_threads,
                                  const char *kernels)
@@ -208,7 +202,7 @@ EMSCRIPTEN_KEEPALIVE int pf_open(void *bytes, double n_bytes, const char *name, 
     return 0;
 }
 
-/* What pf_open set up, as a JSON object. */
+/* Returns the model, context, threads and kernels that pf_open set up, as a JSON object. */
 EMSCRIPTEN_KEEPALIVE const char *pf_info(void)
 {
     return g.info;
@@ -262,9 +256,10 @@ EMSCRIPTEN_KEEPALIVE int pf_start(const char *prompt, float temperature, int top
 /*
  * Produces one token: evaluates the one sampled before (if any), samples
  * the next and leaves its complete UTF-8 text in pf_text(). Returns 1 when
- * a token was produced, 0 when the generation ended (an end-of-generation
- * token, or the context is full: pf_text() then holds what was still
- * pending), -1 with a message.
+ * a token was produced and -1 with a message on failure. Returns 0 when the
+ * generation ended at an end-of-generation token or a full context (the
+ * message then names the full context); pf_text() then contains the text
+ * that was still pending.
  */
 EMSCRIPTEN_KEEPALIVE int pf_next(void)
 {
@@ -301,7 +296,7 @@ EMSCRIPTEN_KEEPALIVE int pf_next(void)
     return 1;
 }
 
-/* Ends a generation early (Stop, or the token limit): the text of a character still pending. */
+/* Ends a generation early (Stop, or the token limit) and returns the text of a character still pending. */
 EMSCRIPTEN_KEEPALIVE const char *pf_finish(void)
 {
     g.text[llm_utf8_flush(&g.stream, g.text)] = 0;
@@ -309,7 +304,7 @@ EMSCRIPTEN_KEEPALIVE const char *pf_finish(void)
     return g.text;
 }
 
-/* The text the last pf_next produced. */
+/* Returns the text that the last pf_next produced. */
 EMSCRIPTEN_KEEPALIVE const char *pf_text(void)
 {
     return g.text;

@@ -13,7 +13,7 @@
 //         source is a URL string (resolved against base) or a File
 //     { type: 'generate', id, prompt, options: { maxTokens, temperature, topK, topP, minP,
 //                                                repeatPenalty, seed } }
-//     { type: 'stop' }        no answer; the running generation ends with reason 'stopped'
+//     { type: 'stop' }        no reply; the running generation ends with reason 'stopped'
 //     { type: 'unload', id }
 //   worker -> page
 //     { type: 'progress', loaded, total }   bytes of the model copied into wasm memory so far

@@ -3,7 +3,7 @@
 //   node web/serve.mjs [--port 8080] [--root build/web] [--models DIR] [--no-isolation]
 //
 // Serves the page from --root and model files from --models under /models/,
-// on 127.0.0.1 only. Every answer carries the COOP/COEP headers that make
+// on 127.0.0.1 only. Every response carries the COOP/COEP headers that make
 // the page cross-origin isolated, which the threaded build needs
 // (--no-isolation leaves them out, to try the single-threaded path). Model
 // files answer HTTP range requests, which the page uses to read a model's
@@ -119,8 +119,8 @@ export function createServer({ root, models, isolation = true, log = () => {} })
 }
 
 function parseArgs(argv) {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const o = { port: 8080, root: path.join(here, '..', 'build', 'web'), models: null, isolation: true };
+  const webDir = path.dirname(fileURLToPath(import.meta.url));
+  const o = { port: 8080, root: path.join(webDir, '..', 'build', 'web'), models: null, isolation: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {

@@ -1,22 +1,22 @@
 // worker.js - the worker that owns the pinfer engine (a classic worker).
 //
 // The page never touches wasm memory: it talks to this worker only through
-// the messages listed in pinfer.js. On "load" the worker picks the threaded
+// the messages listed in pinfer.js. On "load" the worker starts the threaded
 // build (pinfer-mt.js, Emscripten pthreads) when the page is cross-origin
-// isolated and the single-threaded one (pinfer-st.js) otherwise, checks the
-// model from its first bytes, then streams the file into one buffer in wasm
-// memory, chunk by chunk, so the whole model is never held in a JS
-// ArrayBuffer. Generation runs one token per engine call and yields to the
-// event loop between tokens, which is how a "stop" message gets in.
+// isolated, and the single-threaded one (pinfer-st.js) otherwise. It checks
+// the model from its first bytes, then streams the file into one buffer in
+// wasm memory chunk by chunk, so no JS ArrayBuffer ever holds the whole
+// model. Generation runs one token per engine call and yields to the event
+// loop between tokens, so that a "stop" message is handled.
 'use strict';
 
 const MiB = 1024 * 1024;
-const FIRST_PEEK_BYTES = 1 * MiB; // the header of a Llama 3 model is about 8 MiB (its vocabulary)
+const FIRST_PEEK_BYTES = 1 * MiB; // doubled until the header fits: a Llama 3 header is 8 MiB, mostly vocabulary
 const MAX_PEEK_BYTES = 256 * MiB;
 const PROGRESS_EVERY_MS = 100;
 
 let M = null; // the Emscripten module
-let loaded = null; // { info, name, bytes }
+let loaded = null; // the info object of the loaded model (see 'loaded' in pinfer.js)
 let generating = false;
 let stopRequested = false;
 
@@ -24,7 +24,7 @@ function post(msg) {
   self.postMessage(msg);
 }
 
-// Heap view for the current size of wasm memory (it grows while the model is copied in).
+// Returns a view of all of wasm memory at its current size, which grows while the model is copied in.
 function heap() {
   return M.wasmMemory ? new Uint8Array(M.wasmMemory.buffer) : M.HEAPU8;
 }
@@ -46,7 +46,7 @@ function withCString(text, fn) {
   }
 }
 
-// A zero-delay yield to the event loop (setTimeout clamps to 4 ms when nested).
+// Yields to the event loop without delay (nested setTimeout calls wait at least 4 ms).
 const channel = new MessageChannel();
 let wake = null;
 channel.port1.onmessage = () => {
@@ -61,11 +61,11 @@ function yieldToEvents() {
   });
 }
 
-// One engine per worker: Pinfer.load starts a new worker for each model.
+// Creates the engine; Pinfer.load starts a new worker for each model, so this runs once per worker.
 async function startEngine(threads) {
   const isolated = self.crossOriginIsolated === true;
   const want = isolated ? 'pinfer-mt' : 'pinfer-st';
-  if (M) throw new Error('this worker has loaded a model already; start a new one');
+  if (M) throw new Error('this worker has already loaded a model; start a new worker');
   const base = new URL('./', self.location.href).href;
   importScripts(base + want + '.js');
   M = await self.createPinfer({
@@ -77,7 +77,7 @@ async function startEngine(threads) {
   });
 }
 
-// The first n bytes of the source and the size of the whole file.
+// Reads the first n bytes of the source; returns them with the size of the whole file.
 async function readPrefix(source, n) {
   if (typeof source !== 'string') {
     const buf = await source.slice(0, n).arrayBuffer();
@@ -89,7 +89,7 @@ async function readPrefix(source, n) {
   if (response.status === 206) {
     const range = response.headers.get('Content-Range') || '';
     const m = /\/(\d+)$/.exec(range);
-    if (!m) throw new Error(source + ': the server answered a range request without the file size (Content-Range: ' + range + ')');
+    if (!m) throw new Error(source + ': the server sent a range without the file size (Content-Range: ' + range + ')');
     total = Number(m[1]);
   } else {
     total = Number(response.headers.get('Content-Length'));
@@ -113,7 +113,7 @@ function mib(bytes) {
   return (bytes / MiB).toFixed(1);
 }
 
-// Checks the model from its first bytes: not a GGUF, another architecture, too big. Returns the file size.
+// Checks the model from its first bytes (a GGUF file, a supported architecture, small enough); returns the file size.
 async function checkModel(source, name, nCtx, threads) {
   let n = FIRST_PEEK_BYTES;
   for (;;) {
@@ -142,7 +142,7 @@ async function checkModel(source, name, nCtx, threads) {
   }
 }
 
-// Copies the whole file into the buffer at ptr, reporting progress; returns when all total bytes are in.
+// Copies the whole file into the buffer at ptr and reports progress; resolves when all total bytes are in.
 async function streamInto(source, name, ptr, total, onProgress) {
   let stream;
   if (typeof source === 'string') {
@@ -167,7 +167,7 @@ async function streamInto(source, name, ptr, total, onProgress) {
     const value = chunk.value;
     if (done + value.length > total) {
       reader.cancel().catch(() => {});
-      throw new Error(name + ': the download goes on past the ' + total + ' bytes announced; the file changed?');
+      throw new Error(name + ': the download is longer than the ' + total + ' bytes announced (did the file change on the server?)');
     }
     heap().set(value, ptr + done);
     done += value.length;
@@ -194,10 +194,12 @@ async function load(msg) {
   const isolated = self.crossOriginIsolated === true;
   const threads = isolated ? Math.max(1, msg.threads | 0 || defaultThreads()) : 1;
   await startEngine(threads);
+
   const source = typeof msg.source === 'string' ? new URL(msg.source, msg.base || self.location.href).href : msg.source;
   const name = sourceName(source);
   const nCtx = msg.nCtx | 0;
   const total = await checkModel(source, name, nCtx, threads);
+
   const ptr = M._pf_alloc(total) >>> 0;
   if (!ptr) throw new Error(name + ': ' + engineMessage());
   try {
@@ -223,7 +225,7 @@ async function load(msg) {
 }
 
 function defaultThreads() {
-  // Browsers report logical processors only; half of them is a guess at the physical cores, as wllama makes.
+  // Browsers report logical processors only, so half of them is a guess at the physical cores.
   return Math.max(1, Math.ceil((navigator.hardwareConcurrency || 1) / 2));
 }
 
@@ -297,6 +299,8 @@ self.onmessage = async (event) => {
       throw new Error('unknown message type ' + JSON.stringify(msg.type));
     }
   } catch (e) {
-    post({ type: 'error', id: msg.id, message: e && e.message ? e.message : String(e) });
+    const message = e && e.message ? e.message : String(e);
+    console.warn('pinfer worker: ' + msg.type + ' request ' + msg.id + ' failed: ' + message);
+    post({ type: 'error', id: msg.id, message });
   }
 };
