@@ -103,21 +103,44 @@ EMSCRIPTEN_KEEPALIVE int pf_peek(const void *bytes, double n_loaded, double file
     return 0;
 }
 
-/* Allocates one buffer for the whole file, which the worker fills from the download. Returns 0 on failure. */
+/* Declared by unistd.h only outside strict POSIX mode; Emscripten's libc has it. */
+void *sbrk(intptr_t increment);
+
+/* The break moves at most this far per sbrk call, because sbrk takes a signed 32-bit increment. */
+#define SBRK_STEP_BYTES (1u << 30)
+
+/*
+ * Allocates one buffer for the whole file, which the worker fills from the
+ * download. Returns 0 on failure. Emscripten's malloc fails for 2 GiB or
+ * more, so the buffer is taken from the top of the heap by moving the break
+ * in steps, which gives contiguous memory while nothing else allocates in
+ * between. The buffer is never returned to the heap: Pinfer.unload ends the
+ * worker, which frees all of its memory.
+ */
 EMSCRIPTEN_KEEPALIVE void *pf_alloc(double n_bytes)
 {
-    void *p;
+    char *start = NULL;
+    double done = 0;
 
     if (n_bytes < 1 || n_bytes > pf_memory_room()) {
         llm_fail(&g_err, "cannot allocate %.1f MiB for the model: wasm memory can grow by only %.1f MiB more",
                  mib(n_bytes), mib(pf_memory_room()));
         return NULL;
     }
-    p = malloc((size_t)n_bytes);
-    if (!p)
-        llm_fail(&g_err, "cannot allocate %.1f MiB for the model (%.1f MiB of wasm memory in use)", mib(n_bytes),
-                 mib(memory_in_use()));
-    return p;
+    while (done < n_bytes) {
+        double left = n_bytes - done;
+        intptr_t step = left > SBRK_STEP_BYTES ? (intptr_t)SBRK_STEP_BYTES : (intptr_t)left;
+        char *p = sbrk(step);
+        if (p == (char *)-1 || (start && p != start + (size_t)done)) {
+            llm_fail(&g_err, "cannot allocate %.1f MiB for the model (%.1f MiB of wasm memory in use)",
+                     mib(n_bytes), mib(memory_in_use()));
+            return NULL;
+        }
+        if (!start)
+            start = p;
+        done += (double)step;
+    }
+    return start;
 }
 
 static void free_context(void)
@@ -128,14 +151,13 @@ static void free_context(void)
     g.ctx = NULL;
 }
 
-/* Releases the model, its buffer and the threads. */
+/* Releases the model and the threads; the model's buffer stays with the worker (see pf_alloc). */
 EMSCRIPTEN_KEEPALIVE void pf_close(void)
 {
     free_context();
     llm_model_close(g.model);
     platform_pool_free(g.pool);
     free(g.tokens);
-    free(g.bytes);
     memset(&g, 0, sizeof g);
 }
 
@@ -157,8 +179,7 @@ static int new_context(void)
 }
 
 /*
- * Opens the model in bytes, a buffer from pf_alloc that the engine owns from
- * here on, also when this fails. The context holds n_ctx tokens (0: the
+ * Opens the model in bytes, a buffer from pf_alloc. The context holds n_ctx tokens (0: the
  * training context) and runs on n_threads threads. kernels names a table,
  * or is empty for the best one. Returns 0, or -1 with a message.
  */

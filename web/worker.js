@@ -202,13 +202,8 @@ async function load(msg) {
 
   const ptr = M._pf_alloc(total) >>> 0;
   if (!ptr) throw new Error(name + ': ' + engineMessage());
-  try {
-    await streamInto(source, name, ptr, total, (done, all) => post({ type: 'progress', loaded: done, total: all }));
-  } catch (e) {
-    M._free(ptr);
-    throw e;
-  }
-  // From here on the engine owns the buffer, also when opening fails.
+  // The buffer is never freed (see pf_alloc in engine.c): Pinfer ends this worker when a load fails.
+  await streamInto(source, name, ptr, total, (done, all) => post({ type: 'progress', loaded: done, total: all }));
   const status = withCString(name, (cname) =>
     withCString(msg.kernels || '', (ckernels) => M._pf_open(ptr, total, cname, nCtx, threads, ckernels)));
   if (status !== 0) {

@@ -12,8 +12,12 @@
 //     their message on the page;
 //   - Stop ends a generation early and the next one still gives the reference;
 //   - threads when the page is cross-origin isolated, one thread when not;
+//   - a synthetic 3.2 GiB model (Llama 3.2 3B shape, Q8_0, from build/gen_model)
+//     loads past the 2 GiB mark and its greedy tokens equal the native CLI's
+//     with the scalar kernels (PINFER_WEB_BIG=0 skips this slow case);
 //   - a screenshot of the page after a generation (build/web-screenshot.png).
 // Prints a line per failed check and ends with "N passed, N failed".
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -198,6 +202,40 @@ async function testIsolated(browser, url) {
   await page.close();
 }
 
+// A model over 2 GiB: the buffer spans wasm addresses past 2^31, which JS sees as negative unless unsigned.
+async function testOver2GiB(browser, url, models) {
+  const model = path.join(models, 'llama-3b-Q8_0.gguf');
+  const vocab = path.join(shared, 'models', LLAMA3 + '.gguf');
+  const gen = spawnSync(path.join(repo, 'build', 'gen_model'),
+    ['--preset', '3b', '--type', 'Q8_0', '--seed', '1', '--vocab', vocab, '-o', model], { encoding: 'utf8' });
+  if (gen.status !== 0) {
+    check(false, 'over 2 GiB: write the model', gen.stderr || String(gen.error));
+    return;
+  }
+  const prompt = 'Once upon a time';
+  const native = spawnSync(path.join(repo, 'build', 'pinfer'), ['-m', model, '-p', prompt, '-n', '4', '-c', '64',
+    '--temp', '0', '--kernels', 'scalar', '--no-display-prompt'], { encoding: 'utf8' });
+  const page = await openPage(browser, url);
+  const r = await page.evaluate(async (text) => {
+    const { Pinfer } = await import('./pinfer.js');
+    try {
+      const llm = await Pinfer.load('models/llama-3b-Q8_0.gguf', { threads: 2, nCtx: 64 });
+      let out = '';
+      for await (const piece of llm.generate(text, { maxTokens: 4, temperature: 0 })) out += piece;
+      const bytes = llm.info.bytes;
+      await llm.unload();
+      return { out, bytes };
+    } catch (e) {
+      return { error: e.message };
+    }
+  }, prompt);
+  fs.rmSync(model, { force: true });
+  check(r.bytes > 2 ** 31, 'over 2 GiB: the model loads', JSON.stringify(r));
+  check(native.status === 0 && r.out === native.stdout, 'over 2 GiB: greedy tokens equal native scalar',
+    JSON.stringify({ page: r.out, native: native.stdout, stderr: native.stderr }));
+  await page.close();
+}
+
 async function testNotIsolated(browser, url) {
   const page = await openPage(browser, url);
   const mode = await page.textContent('#mode');
@@ -228,6 +266,7 @@ async function main() {
   try {
     await testIsolated(browser, isolated.url);
     await testNotIsolated(browser, plain.url);
+    if (process.env.PINFER_WEB_BIG !== '0') await testOver2GiB(browser, isolated.url, models);
   } finally {
     await browser.close();
     isolated.server.close();
