@@ -86,3 +86,14 @@ const llm_kernels *llm_kernels_by_name(const char *name)
     }
     return NULL;
 }
+
+int llm_kernels_tile_for_one_token(const llm_kernels *k)
+{
+#if LLM_KERNELS_X86
+    /* quant_avx512.c takes one token 4 rows at a time, while the other tables unpack each block for many tokens. */
+    return k == &llm_kernels_avx512;
+#else
+    (void)k;
+    return 0;
+#endif
+}

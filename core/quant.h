@@ -94,6 +94,13 @@ extern const llm_kernels llm_kernels_neon;
 #define LLM_KERNELS_MAX 3 /* tables any one build may offer */
 
 /*
+ * Returns 1 when table k's dot_tile entries are faster with one token than
+ * one dot per row, so that generation's matrix-vector products call them
+ * too. Returns 0 when its tile kernels pay off only for several tokens.
+ */
+int llm_kernels_tile_for_one_token(const llm_kernels *k);
+
+/*
  * Stores up to max_tables of the tables that this build has and this CPU can
  * run, scalar first and fastest last, and returns how many there are.
  */
