@@ -19,6 +19,7 @@
 // Prints a line per failed check and ends with "N passed, N failed".
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -249,6 +250,46 @@ async function testNotIsolated(browser, url) {
   await page.close();
 }
 
+// Sends a GET with the path exactly as given and resolves to the status code.
+function rawGetStatus(baseUrl, rawPath) {
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: hostname, port, path: rawPath }, (res) => {
+      res.resume();
+      resolve(res.statusCode);
+    });
+    req.on('error', reject);
+  });
+}
+
+// The dev server itself: COOP/COEP headers, ranges, and nothing outside its folders.
+async function testServer(isolatedUrl, plainUrl) {
+  const model = 'models/' + STORIES + '.gguf';
+  const size = fs.statSync(path.join(shared, 'models', STORIES + '.gguf')).size;
+  let r = await fetch(isolatedUrl + model, { headers: { Range: 'bytes=0-3' } });
+  const body = Buffer.from(await r.arrayBuffer()).toString('latin1');
+  check(r.status === 206 && body === 'GGUF' && r.headers.get('content-range') === 'bytes 0-3/' + size,
+    'server range request', r.status + ' ' + r.headers.get('content-range') + ' ' + JSON.stringify(body));
+  check(r.headers.get('cross-origin-opener-policy') === 'same-origin' &&
+    r.headers.get('cross-origin-embedder-policy') === 'require-corp', 'server isolation headers',
+  JSON.stringify([...r.headers]));
+  r = await fetch(isolatedUrl + model, { headers: { Range: 'bytes=' + size + '-' } });
+  check(r.status === 416 && r.headers.get('content-range') === 'bytes */' + size, 'server range past the end',
+    r.status + ' ' + r.headers.get('content-range'));
+  r = await fetch(isolatedUrl + model, { method: 'HEAD' });
+  check(r.status === 200 && r.headers.get('content-length') === String(size), 'server HEAD gives the size',
+    r.status + ' ' + r.headers.get('content-length'));
+  // Both paths lead to the repository's Makefile (build/web-test/models is three levels down, build/web two).
+  // They go out as written: fetch() would resolve the dot segments before sending.
+  for (const escape of ['/models/../../../Makefile', '/models/%2e%2e/%2e%2e/%2e%2e/Makefile', '/../../Makefile']) {
+    const status = await rawGetStatus(isolatedUrl, escape);
+    check(fs.existsSync(path.join(repo, 'Makefile')) && status === 404, 'server stays inside its folders', escape + ': ' + status);
+  }
+  r = await fetch(plainUrl);
+  check(r.status === 200 && r.headers.get('cross-origin-opener-policy') === null, 'server without isolation headers',
+    JSON.stringify([...r.headers]));
+}
+
 async function main() {
   if (!fs.existsSync(path.join(repo, 'build', 'web', 'pinfer-mt.js'))) {
     console.log('build/web is missing; run make web');
@@ -264,6 +305,7 @@ async function main() {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
   });
   try {
+    await testServer(isolated.url, plain.url);
     await testIsolated(browser, isolated.url);
     await testNotIsolated(browser, plain.url);
     if (process.env.PINFER_WEB_BIG !== '0') await testOver2GiB(browser, isolated.url, models);
