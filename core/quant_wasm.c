@@ -4,20 +4,33 @@
  *
  * Faster twins of quant_ref.c, which defines the results; tests/test_kernels.c
  * compares every entry with its scalar twin when the test runner is built
- * for wasm32-wasi. The Makefile compiles this file only for the WASI build,
- * where -msimd128 is on for every file.
+ * for wasm32-wasi. The file includes only clang's wasm_simd128.h, string.h
+ * and math.h and makes no WASI call, so any clang wasm32 build with
+ * -msimd128 compiles it. The Makefile builds it for the WASI command only.
  *
  * What each entry promises, relative to llm_kernels_scalar:
  *   - Q3_K, Q4_K, Q5_K, Q6_K x Q8_K and Q8_0 x Q8_0: bit-identical. Each
- *     block's integer sum is exact (i32x4.dot_i16x8 on quants widened to
- *     16 bits), and blocks are scaled and summed with the same float
- *     operations in the same order as the scalar code.
- *   - Q3_K, Q5_K and Q6_K dot_tile: bit-identical to the row dots; each
- *     weight block is decoded once for all the tokens of a tile.
+ *     block's integer sum is exact, and blocks are scaled and summed with the
+ *     same float operations in the same order as the scalar code.
+ *   - Q3_K, Q4_K, Q5_K and Q6_K dot_tile: bit-identical to the row dots.
  *   - Q8_K and Q8_0 quantizers: bit-identical output.
  *   - Every other entry (all dequantizers, the F32, F16, BF16 and Q8_1
  *     activation converters, the F32, F16, BF16, Q2_K, Q4_0, Q4_1, Q5_0,
  *     Q5_1 and IQ4_NL dots) forwards to the scalar function.
+ *
+ * How the K-quant dots keep the x86-64 code short. Most SIMD128 operations
+ * become one SSE or AVX instruction in wasmtime 51's Cranelift output, so
+ * the count of wasm operations per 16 weights sets the speed:
+ *   - They decode the unsigned quant u = q + offset (Q3_K: offset 4, Q6_K:
+ *     32, Q4_K and Q5_K: 0). The offset comes off once per block as
+ *     offset * sum_s sc[s] * bsums[s], so the signed q is never formed.
+ *   - Bit fields are cut out with 16-bit shifts and byte masks. x86 has no
+ *     8-bit shift, so an i8x16 shift costs a shift, a mask load and an AND.
+ *   - i32x4.dot_i16x8 takes u and the activations widened to 16 bits. The
+ *     activations are widened by v128.load8x8_s, one instruction with a
+ *     memory operand.
+ *   - One multiply applies the scales of two sub-blocks, after a transpose
+ *     that costs two shuffles and an add.
  */
 #include <math.h>
 #include <string.h>
@@ -28,28 +41,338 @@
 
 /* ------------------------------------------------------------- helpers */
 
-/* Sum of the products of 16 signed bytes, as 4 partial int32 sums. */
-static v128_t dot_i8x16(v128_t a, v128_t b)
-{
-    v128_t low = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(a), wasm_i16x8_extend_low_i8x16(b));
-    v128_t high = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(a), wasm_i16x8_extend_high_i8x16(b));
-
-    return wasm_i32x4_add(low, high);
-}
-
-static int32_t sum_i32x4(v128_t v)
+static inline int32_t sum_i32x4(v128_t v)
 {
     return wasm_i32x4_extract_lane(v, 0) + wasm_i32x4_extract_lane(v, 1) + wasm_i32x4_extract_lane(v, 2) +
            wasm_i32x4_extract_lane(v, 3);
 }
 
-/* acc + scale * dot(q, 16 activation quants at x). */
-static v128_t add_scaled_dot(v128_t acc, v128_t q, const int8_t *x, int32_t scale)
+/*
+ * Converts a half to float as llm_f16_to_f32 does, without a call or a
+ * branch for finite halves. Their exponent and mantissa bits, placed in a
+ * float, are the value times 2^-112 exactly, normal and subnormal alike,
+ * because wasm keeps subnormal floats. Infinity and NaN go to
+ * llm_f16_to_f32, which keeps the payload.
+ */
+static inline float half_to_float(uint16_t h)
 {
-    v128_t dot = dot_i8x16(q, wasm_v128_load(x));
+    uint32_t magnitude = (uint32_t)(h & 0x7FFF) << 13, bits;
+    float f;
 
-    return wasm_i32x4_add(acc, wasm_i32x4_mul(dot, wasm_i32x4_splat(scale)));
+    if ((h & 0x7C00) == 0x7C00)
+        return llm_f16_to_f32(h);
+    memcpy(&f, &magnitude, 4);
+    f *= 0x1p112f;
+    memcpy(&bits, &f, 4);
+    bits |= (uint32_t)(h & 0x8000) << 16;
+    memcpy(&f, &bits, 4);
+    return f;
 }
+
+/* The products of 16 unsigned bytes u (each below 128) and the 16 signed bytes at y, summed into 4 int32 lanes. */
+static inline v128_t dot_u8x16_i8(v128_t u, const int8_t *y)
+{
+    v128_t low = wasm_i32x4_dot_i16x8(wasm_u16x8_extend_low_u8x16(u), wasm_i16x8_load8x8(y));
+    v128_t high = wasm_i32x4_dot_i16x8(wasm_u16x8_extend_high_u8x16(u), wasm_i16x8_load8x8(y + 8));
+
+    return wasm_i32x4_add(low, high);
+}
+
+/*
+ * Sums a and b partly and interleaves them: [a0 + a2, b0 + b2, a1 + a3,
+ * b1 + b3]. Multiplying this by [sa, sb, sa, sb] scales the whole sum of a by
+ * sa and of b by sb, which is how two sub-blocks share one multiply.
+ */
+static inline v128_t interleave_sums(v128_t a, v128_t b)
+{
+    return wasm_i32x4_add(wasm_i32x4_shuffle(a, b, 0, 4, 1, 5), wasm_i32x4_shuffle(a, b, 2, 6, 3, 7));
+}
+
+/* Returns acc + sc[0] * dot(u0, y[0..15]) + sc[1] * dot(u1, y[16..31]), spread over 4 lanes. */
+static inline v128_t add_two_scaled_dots(v128_t acc, v128_t u0, v128_t u1, const int8_t *y, const int32_t *sc)
+{
+    v128_t dots = interleave_sums(dot_u8x16_i8(u0, y), dot_u8x16_i8(u1, y + 16));
+
+    return wasm_i32x4_add(acc, wasm_i32x4_mul(dots, wasm_v128_load64_splat(sc)));
+}
+
+/* Stores the 16 int8 lanes of v as 16 int32. */
+static inline void store_i8x16_as_i32(int32_t out[16], v128_t v)
+{
+    v128_t low = wasm_i16x8_extend_low_i8x16(v), high = wasm_i16x8_extend_high_i8x16(v);
+
+    wasm_v128_store(out, wasm_i32x4_extend_low_i16x8(low));
+    wasm_v128_store(out + 4, wasm_i32x4_extend_high_i16x8(low));
+    wasm_v128_store(out + 8, wasm_i32x4_extend_low_i16x8(high));
+    wasm_v128_store(out + 12, wasm_i32x4_extend_high_i16x8(high));
+}
+
+/* Returns sum_s sc[s] * bsums[s] over the 16 sub-blocks of 16 as 4 int32 lanes, sc being 16 int8 lanes. */
+static inline v128_t scaled_bsums(v128_t sc, const int16_t bsums[16])
+{
+    v128_t low = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(sc), wasm_v128_load(bsums));
+    v128_t high = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(sc), wasm_v128_load(bsums + 8));
+
+    return wasm_i32x4_add(low, high);
+}
+
+/*
+ * Unpacks the 16 Q3_K scales, as q3k_unpack_scales does, into 16 int8 lanes,
+ * four at a time in 32-bit words. Word w takes its low 4 bits from packed
+ * word w % 2, shifted right by 4 for w >= 2, and its high 2 bits from bits
+ * 2w..2w+1 of each byte of packed word 2.
+ */
+static inline v128_t q3k_scales(const uint8_t packed[12])
+{
+    uint32_t low0, low1, high;
+    v128_t biased;
+
+    memcpy(&low0, packed, 4);
+    memcpy(&low1, packed + 4, 4);
+    memcpy(&high, packed + 8, 4);
+    biased = wasm_u32x4_make((low0 & 0x0F0F0F0F) | ((high & 0x03030303) << 4),
+                             (low1 & 0x0F0F0F0F) | (((high >> 2) & 0x03030303) << 4),
+                             ((low0 >> 4) & 0x0F0F0F0F) | (((high >> 4) & 0x03030303) << 4),
+                             ((low1 >> 4) & 0x0F0F0F0F) | (((high >> 6) & 0x03030303) << 4));
+    return wasm_i8x16_sub(biased, wasm_i8x16_splat(32));
+}
+
+/*
+ * Unpacks the 8 scales and 8 mins of a Q4_K or Q5_K block, as
+ * q4k_unpack_scales does, into 16 uint8 lanes with the scales first. Of the
+ * packed words a, b and c, scales 0..3 are a & 63, and scales 4..7 are the
+ * low nibbles of c with the top 2 bits of a above them. The mins come the
+ * same way from b and the high nibbles of c.
+ */
+static inline v128_t q4k_scales_mins(const uint8_t packed[12])
+{
+    uint32_t a, b, c;
+
+    memcpy(&a, packed, 4);
+    memcpy(&b, packed + 4, 4);
+    memcpy(&c, packed + 8, 4);
+    return wasm_u32x4_make(a & 0x3F3F3F3F, (c & 0x0F0F0F0F) | ((a >> 2) & 0x30303030), b & 0x3F3F3F3F,
+                           ((c >> 4) & 0x0F0F0F0F) | ((b >> 2) & 0x30303030));
+}
+
+/* Returns sum_s mn[s] * (bsums[2s] + bsums[2s + 1]) over 8 sub-blocks of 32 as 4 int32 lanes, mn being lanes 8..15 of scales_mins. */
+static inline v128_t min_bsums(v128_t scales_mins, const int16_t bsums[16])
+{
+    v128_t mins = wasm_u16x8_extend_high_u8x16(scales_mins);
+    v128_t low = wasm_i32x4_dot_i16x8(wasm_i16x8_shuffle(mins, mins, 0, 0, 1, 1, 2, 2, 3, 3), wasm_v128_load(bsums));
+    v128_t high =
+        wasm_i32x4_dot_i16x8(wasm_i16x8_shuffle(mins, mins, 4, 4, 5, 5, 6, 6, 7, 7), wasm_v128_load(bsums + 8));
+
+    return wasm_i32x4_add(low, high);
+}
+
+/* ------------------------------------------------------- dot products */
+
+/* Q8_0 x Q8_0: one exact int32 per block, scaled by (d_w * d_x) in block order. */
+static float q8_0_dot_q8_0_wasm(int64_t n, const void *weights, const void *acts)
+{
+    const block_q8_0 *w = weights;
+    const block_q8_0 *x = acts;
+    float sum = 0.0f;
+    int64_t ib;
+    int i;
+
+    for (ib = 0; ib < n / QK8_0; ib++) {
+        v128_t acc = wasm_i32x4_splat(0);
+        for (i = 0; i < QK8_0; i += 8)
+            acc = wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(w[ib].qs + i),
+                                                           wasm_i16x8_load8x8(x[ib].qs + i)));
+        sum += sum_i32x4(acc) * (half_to_float(w[ib].d) * half_to_float(x[ib].d));
+    }
+    return sum;
+}
+
+/*
+ * Q3_K block: sum_s sc[s] * dot(q, y) over the 16 sub-blocks. Bits 2k..2k+1
+ * of qs[32h + l] and bit 4h + k of hmask[l] make u = q + 4 of element
+ * 128h + 32k + l, in sub-block 8h + 2k + (l >= 16). Step j = 4h + k shifts
+ * the planes right by 2 (loading those of h = 1 at j = 4) and the masks
+ * right by 1, so its fields are at bits 0..1 and bit 0 of each byte. The
+ * bits that the 16-bit shifts move in from the next byte stay above them.
+ */
+static inline int32_t q3k_block_sum(const block_q3k *w, const block_q8k *x)
+{
+    const v128_t two_bits = wasm_i8x16_splat(3), bit2 = wasm_i8x16_splat(4);
+    v128_t sc = q3k_scales(w->scales);
+    v128_t acc = wasm_i32x4_neg(wasm_i32x4_shl(scaled_bsums(sc, x->bsums), 2));
+    v128_t planes0 = wasm_v128_load(w->qs), planes1 = wasm_v128_load(w->qs + 16);
+    v128_t hmask0 = wasm_v128_load(w->hmask), hmask1 = wasm_v128_load(w->hmask + 16);
+    int32_t sc32[16];
+    int j;
+
+    store_i8x16_as_i32(sc32, sc);
+    for (j = 0; j < 8; j++) {
+        v128_t u0 = wasm_v128_or(wasm_v128_and(planes0, two_bits), wasm_v128_and(wasm_i16x8_shl(hmask0, 2), bit2));
+        v128_t u1 = wasm_v128_or(wasm_v128_and(planes1, two_bits), wasm_v128_and(wasm_i16x8_shl(hmask1, 2), bit2));
+
+        acc = add_two_scaled_dots(acc, u0, u1, x->qs + 32 * j, sc32 + 2 * j);
+        if (j == 3) {
+            planes0 = wasm_v128_load(w->qs + 32);
+            planes1 = wasm_v128_load(w->qs + 48);
+        } else {
+            planes0 = wasm_u16x8_shr(planes0, 2);
+            planes1 = wasm_u16x8_shr(planes1, 2);
+        }
+        hmask0 = wasm_u16x8_shr(hmask0, 1);
+        hmask1 = wasm_u16x8_shr(hmask1, 1);
+    }
+    return sum_i32x4(acc);
+}
+
+static float q3k_dot_q8k_wasm(int64_t n, const void *weights, const void *acts)
+{
+    const block_q3k *w = weights;
+    const block_q8k *x = acts;
+    float sum = 0.0f;
+    int64_t ib;
+
+    for (ib = 0; ib < n / QK_K; ib++)
+        sum += half_to_float(w[ib].d) * x[ib].d * q3k_block_sum(&w[ib], &x[ib]);
+    return sum;
+}
+
+/*
+ * Q4_K and Q5_K block: sum_s sc[s] * dot(q, y) over the 8 sub-blocks of 32.
+ * qs[32c + l] stores element 64c + l (sub-block 2c) in its low nibble and
+ * element 64c + 32 + l (sub-block 2c + 1) in its high nibble. For Q5_K, bits
+ * 2c and 2c + 1 of qh[l] are their bit 4. qh is NULL for Q4_K.
+ */
+static inline int32_t q4k_q5k_block_sum(const uint8_t qs[QK_K / 2], const uint8_t *qh, v128_t scales_mins,
+                                        const block_q8k *x)
+{
+    const v128_t nibble = wasm_i8x16_splat(0x0F), bit4 = wasm_i8x16_splat(0x10);
+    v128_t acc = wasm_i32x4_splat(0), high_bits0 = wasm_i32x4_splat(0), high_bits1 = wasm_i32x4_splat(0);
+    v128_t scales = wasm_u16x8_extend_low_u8x16(scales_mins);
+    int32_t sc32[8];
+    int c;
+
+    wasm_v128_store(sc32, wasm_u32x4_extend_low_u16x8(scales));
+    wasm_v128_store(sc32 + 4, wasm_u32x4_extend_high_u16x8(scales));
+    if (qh) {
+        high_bits0 = wasm_v128_load(qh);
+        high_bits1 = wasm_v128_load(qh + 16);
+    }
+    for (c = 0; c < 4; c++) {
+        const int8_t *y = x->qs + 64 * c;
+        v128_t bytes0 = wasm_v128_load(qs + 32 * c), bytes1 = wasm_v128_load(qs + 32 * c + 16);
+        v128_t low0 = wasm_v128_and(bytes0, nibble), low1 = wasm_v128_and(bytes1, nibble);
+        v128_t high0 = wasm_v128_and(wasm_u16x8_shr(bytes0, 4), nibble);
+        v128_t high1 = wasm_v128_and(wasm_u16x8_shr(bytes1, 4), nibble);
+        v128_t dots_low, dots_high;
+
+        if (qh) {
+            low0 = wasm_v128_or(low0, wasm_v128_and(wasm_i16x8_shl(high_bits0, 4), bit4));
+            low1 = wasm_v128_or(low1, wasm_v128_and(wasm_i16x8_shl(high_bits1, 4), bit4));
+            high0 = wasm_v128_or(high0, wasm_v128_and(wasm_i16x8_shl(high_bits0, 3), bit4));
+            high1 = wasm_v128_or(high1, wasm_v128_and(wasm_i16x8_shl(high_bits1, 3), bit4));
+            high_bits0 = wasm_u16x8_shr(high_bits0, 2);
+            high_bits1 = wasm_u16x8_shr(high_bits1, 2);
+        }
+        dots_low = wasm_i32x4_add(dot_u8x16_i8(low0, y), dot_u8x16_i8(low1, y + 16));
+        dots_high = wasm_i32x4_add(dot_u8x16_i8(high0, y + 32), dot_u8x16_i8(high1, y + 48));
+        acc = wasm_i32x4_add(acc, wasm_i32x4_mul(interleave_sums(dots_low, dots_high),
+                                                 wasm_v128_load64_splat(sc32 + 2 * c)));
+    }
+    return sum_i32x4(acc);
+}
+
+static float q4k_dot_q8k_wasm(int64_t n, const void *weights, const void *acts)
+{
+    const block_q4k *w = weights;
+    const block_q8k *x = acts;
+    float sum = 0.0f;
+    int64_t ib;
+
+    for (ib = 0; ib < n / QK_K; ib++) {
+        v128_t scales_mins = q4k_scales_mins(w[ib].scales);
+        int32_t sum_q = q4k_q5k_block_sum(w[ib].qs, NULL, scales_mins, &x[ib]);
+        int32_t sum_min = sum_i32x4(min_bsums(scales_mins, x[ib].bsums));
+
+        sum += half_to_float(w[ib].d) * x[ib].d * sum_q - half_to_float(w[ib].dmin) * x[ib].d * sum_min;
+    }
+    return sum;
+}
+
+static float q5k_dot_q8k_wasm(int64_t n, const void *weights, const void *acts)
+{
+    const block_q5k *w = weights;
+    const block_q8k *x = acts;
+    float sum = 0.0f;
+    int64_t ib;
+
+    for (ib = 0; ib < n / QK_K; ib++) {
+        v128_t scales_mins = q4k_scales_mins(w[ib].scales);
+        int32_t sum_q = q4k_q5k_block_sum(w[ib].qs, w[ib].qh, scales_mins, &x[ib]);
+        int32_t sum_min = sum_i32x4(min_bsums(scales_mins, x[ib].bsums));
+
+        sum += half_to_float(w[ib].d) * x[ib].d * sum_q - half_to_float(w[ib].dmin) * x[ib].d * sum_min;
+    }
+    return sum;
+}
+
+/* Moves bits 2k..2k+1 of each byte of qh to bits 4..5 and clears the others (k a constant 0..3). */
+static inline v128_t q6k_high_bits(v128_t qh, int k)
+{
+    v128_t moved = k == 0 ? wasm_i16x8_shl(qh, 4) : k == 1 ? wasm_i16x8_shl(qh, 2) : k == 2 ? qh : wasm_u16x8_shr(qh, 2);
+
+    return wasm_v128_and(moved, wasm_i8x16_splat(0x30));
+}
+
+/*
+ * Q6_K block: sum_s sc[s] * dot(q, y) over the 16 sub-blocks. Element
+ * 128h + 32k + l, in sub-block 8h + 2k + (l >= 16), takes u = q + 32 from
+ * the low (k < 2) or high (k >= 2) nibble of ql[64h + 32(k % 2) + l] and
+ * bits 2k..2k+1 of qh[32h + l] as bits 4..5.
+ */
+static inline int32_t q6k_block_sum(const block_q6k *w, const block_q8k *x)
+{
+    const v128_t nibble = wasm_i8x16_splat(0x0F);
+    v128_t sc = wasm_v128_load(w->scales);
+    v128_t acc = wasm_i32x4_neg(wasm_i32x4_shl(scaled_bsums(sc, x->bsums), 5));
+    int32_t sc32[16];
+    int h;
+
+    store_i8x16_as_i32(sc32, sc);
+    for (h = 0; h < 2; h++) {
+        const uint8_t *ql = w->ql + 64 * h, *qh = w->qh + 32 * h;
+        const int8_t *y = x->qs + 128 * h;
+        const int32_t *sc_h = sc32 + 8 * h;
+        v128_t a0 = wasm_v128_load(ql), a1 = wasm_v128_load(ql + 16);
+        v128_t b0 = wasm_v128_load(ql + 32), b1 = wasm_v128_load(ql + 48);
+        v128_t qh0 = wasm_v128_load(qh), qh1 = wasm_v128_load(qh + 16);
+
+        acc = add_two_scaled_dots(acc, wasm_v128_or(wasm_v128_and(a0, nibble), q6k_high_bits(qh0, 0)),
+                                  wasm_v128_or(wasm_v128_and(a1, nibble), q6k_high_bits(qh1, 0)), y, sc_h);
+        acc = add_two_scaled_dots(acc, wasm_v128_or(wasm_v128_and(b0, nibble), q6k_high_bits(qh0, 1)),
+                                  wasm_v128_or(wasm_v128_and(b1, nibble), q6k_high_bits(qh1, 1)), y + 32, sc_h + 2);
+        acc = add_two_scaled_dots(acc, wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(a0, 4), nibble), q6k_high_bits(qh0, 2)),
+                                  wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(a1, 4), nibble), q6k_high_bits(qh1, 2)),
+                                  y + 64, sc_h + 4);
+        acc = add_two_scaled_dots(acc, wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(b0, 4), nibble), q6k_high_bits(qh0, 3)),
+                                  wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(b1, 4), nibble), q6k_high_bits(qh1, 3)),
+                                  y + 96, sc_h + 6);
+    }
+    return sum_i32x4(acc);
+}
+
+static float q6k_dot_q8k_wasm(int64_t n, const void *weights, const void *acts)
+{
+    const block_q6k *w = weights;
+    const block_q8k *x = acts;
+    float sum = 0.0f;
+    int64_t ib;
+
+    for (ib = 0; ib < n / QK_K; ib++)
+        sum += half_to_float(w[ib].d) * x[ib].d * q6k_block_sum(&w[ib], &x[ib]);
+    return sum;
+}
+
+/* ------------------------------------------------ activation quantizers */
 
 /*
  * Largest |x[j]| of n values (a multiple of 4). pmax(a, b) is "a < b ? b :
@@ -105,193 +428,6 @@ static v128_t round_half_away(v128_t v)
     return wasm_f32x4_add(truncated, step);
 }
 
-/* ------------------------------------------------------- dot products */
-
-/* Q8_0 x Q8_0: one exact int32 per block, scaled by (d_w * d_x) in block order. */
-static float q8_0_dot_q8_0_wasm(int64_t n, const void *weights, const void *acts)
-{
-    const block_q8_0 *w = weights;
-    const block_q8_0 *x = acts;
-    float sum = 0.0f;
-    int64_t ib;
-
-    for (ib = 0; ib < n / QK8_0; ib++) {
-        v128_t low = dot_i8x16(wasm_v128_load(w[ib].qs), wasm_v128_load(x[ib].qs));
-        v128_t high = dot_i8x16(wasm_v128_load(w[ib].qs + 16), wasm_v128_load(x[ib].qs + 16));
-        int32_t sum_q = sum_i32x4(wasm_i32x4_add(low, high));
-
-        sum += sum_q * (llm_f16_to_f32(w[ib].d) * llm_f16_to_f32(x[ib].d));
-    }
-    return sum;
-}
-
-/*
- * Q3_K x Q8_K. For h in 0..1 and k in 0..3, bits 2k..2k+1 of qs[32h + l] and
- * bit 4h + k of hmask[l] make the quant of element 128h + 32k + l, which
- * belongs to sub-block 8h + 2k + (l >= 16).
- */
-static float q3k_dot_q8k_wasm(int64_t n, const void *weights, const void *acts)
-{
-    const block_q3k *w = weights;
-    const block_q8k *x = acts;
-    const v128_t two_bits = wasm_i8x16_splat(3), one_bit = wasm_i8x16_splat(1), four = wasm_i8x16_splat(4);
-    float sum = 0.0f;
-    int64_t ib;
-    int h, k, half;
-
-    for (ib = 0; ib < n / QK_K; ib++) {
-        const int8_t *xq = x[ib].qs;
-        v128_t hmask[2], acc = wasm_i32x4_splat(0);
-        int8_t sc[16];
-
-        q3k_unpack_scales(w[ib].scales, sc);
-        hmask[0] = wasm_v128_load(w[ib].hmask);
-        hmask[1] = wasm_v128_load(w[ib].hmask + 16);
-        for (h = 0; h < 2; h++) {
-            v128_t planes[2];
-            planes[0] = wasm_v128_load(w[ib].qs + 32 * h);
-            planes[1] = wasm_v128_load(w[ib].qs + 32 * h + 16);
-            for (k = 0; k < 4; k++) {
-                for (half = 0; half < 2; half++) {
-                    v128_t low = wasm_v128_and(wasm_u8x16_shr(planes[half], (uint32_t)(2 * k)), two_bits);
-                    v128_t high = wasm_v128_and(wasm_u8x16_shr(hmask[half], (uint32_t)(4 * h + k)), one_bit);
-                    v128_t q = wasm_i8x16_sub(wasm_v128_or(low, wasm_i8x16_shl(high, 2)), four);
-                    acc = add_scaled_dot(acc, q, xq + 128 * h + 32 * k + 16 * half, sc[8 * h + 2 * k + half]);
-                }
-            }
-        }
-        sum += llm_f16_to_f32(w[ib].d) * x[ib].d * sum_i32x4(acc);
-    }
-    return sum;
-}
-
-/*
- * Q4_K and Q5_K after the quants: sum_q from the 8 per-sub-block dot
- * products in dots (as int32x4 partial sums), sum_min from the bsums, and
- * the scalar formula in the scalar order.
- */
-static float q4k_q5k_finish_block(uint16_t d_half, uint16_t dmin_half, const uint8_t packed_scales[12],
-                                  const v128_t dots[8], const block_q8k *x)
-{
-    uint8_t sc[8], mn[8];
-    int32_t sum_min = 0;
-    v128_t acc = wasm_i32x4_splat(0);
-    int s;
-
-    q4k_unpack_scales(packed_scales, sc, mn);
-    for (s = 0; s < QK_K / 32; s++) {
-        acc = wasm_i32x4_add(acc, wasm_i32x4_mul(dots[s], wasm_i32x4_splat(sc[s])));
-        sum_min += mn[s] * (x->bsums[2 * s] + x->bsums[2 * s + 1]);
-    }
-    return llm_f16_to_f32(d_half) * x->d * sum_i32x4(acc) - llm_f16_to_f32(dmin_half) * x->d * sum_min;
-}
-
-/*
- * Q4_K x Q8_K. qs[32c + l] stores element 64c + l (sub-block 2c) in its low
- * nibble and element 64c + 32 + l (sub-block 2c + 1) in its high nibble.
- */
-static float q4k_dot_q8k_wasm(int64_t n, const void *weights, const void *acts)
-{
-    const block_q4k *w = weights;
-    const block_q8k *x = acts;
-    const v128_t nibble = wasm_i8x16_splat(0x0F);
-    float sum = 0.0f;
-    int64_t ib;
-    int c, half;
-
-    for (ib = 0; ib < n / QK_K; ib++) {
-        const int8_t *xq = x[ib].qs;
-        v128_t dots[8];
-
-        for (c = 0; c < 4; c++) {
-            dots[2 * c] = wasm_i32x4_splat(0);
-            dots[2 * c + 1] = wasm_i32x4_splat(0);
-            for (half = 0; half < 2; half++) {
-                v128_t bytes = wasm_v128_load(w[ib].qs + 32 * c + 16 * half);
-                v128_t low = wasm_v128_and(bytes, nibble);
-                v128_t high = wasm_u8x16_shr(bytes, 4);
-                dots[2 * c] = wasm_i32x4_add(dots[2 * c], dot_i8x16(low, wasm_v128_load(xq + 64 * c + 16 * half)));
-                dots[2 * c + 1] =
-                    wasm_i32x4_add(dots[2 * c + 1], dot_i8x16(high, wasm_v128_load(xq + 64 * c + 32 + 16 * half)));
-            }
-        }
-        sum += q4k_q5k_finish_block(w[ib].d, w[ib].dmin, w[ib].scales, dots, &x[ib]);
-    }
-    return sum;
-}
-
-/* Q5_K x Q8_K: the Q4_K nibbles plus bit 2c (low nibble) or 2c + 1 (high nibble) of qh[l] as bit 4. */
-static float q5k_dot_q8k_wasm(int64_t n, const void *weights, const void *acts)
-{
-    const block_q5k *w = weights;
-    const block_q8k *x = acts;
-    const v128_t nibble = wasm_i8x16_splat(0x0F), bit4 = wasm_i8x16_splat(0x10);
-    float sum = 0.0f;
-    int64_t ib;
-    int c, half;
-
-    for (ib = 0; ib < n / QK_K; ib++) {
-        const int8_t *xq = x[ib].qs;
-        v128_t dots[8], qh[2];
-
-        qh[0] = wasm_v128_load(w[ib].qh);
-        qh[1] = wasm_v128_load(w[ib].qh + 16);
-        for (c = 0; c < 4; c++) {
-            dots[2 * c] = wasm_i32x4_splat(0);
-            dots[2 * c + 1] = wasm_i32x4_splat(0);
-            for (half = 0; half < 2; half++) {
-                v128_t bytes = wasm_v128_load(w[ib].qs + 32 * c + 16 * half);
-                v128_t high_bits_low = wasm_v128_and(wasm_i8x16_shl(wasm_u8x16_shr(qh[half], (uint32_t)(2 * c)), 4), bit4);
-                v128_t high_bits_high =
-                    wasm_v128_and(wasm_i8x16_shl(wasm_u8x16_shr(qh[half], (uint32_t)(2 * c + 1)), 4), bit4);
-                v128_t low = wasm_v128_or(wasm_v128_and(bytes, nibble), high_bits_low);
-                v128_t high = wasm_v128_or(wasm_u8x16_shr(bytes, 4), high_bits_high);
-                dots[2 * c] = wasm_i32x4_add(dots[2 * c], dot_i8x16(low, wasm_v128_load(xq + 64 * c + 16 * half)));
-                dots[2 * c + 1] =
-                    wasm_i32x4_add(dots[2 * c + 1], dot_i8x16(high, wasm_v128_load(xq + 64 * c + 32 + 16 * half)));
-            }
-        }
-        sum += q4k_q5k_finish_block(w[ib].d, w[ib].dmin, w[ib].scales, dots, &x[ib]);
-    }
-    return sum;
-}
-
-/*
- * Q6_K x Q8_K. Element 128h + 32k + l takes its low 4 bits from the low
- * (k < 2) or high (k >= 2) nibble of ql[64h + 32(k % 2) + l], its high 2 bits
- * from bits 2k..2k+1 of qh[32h + l], and belongs to sub-block 8h + 2k + (l >= 16).
- */
-static float q6k_dot_q8k_wasm(int64_t n, const void *weights, const void *acts)
-{
-    const block_q6k *w = weights;
-    const block_q8k *x = acts;
-    const v128_t nibble = wasm_i8x16_splat(0x0F), two_bits = wasm_i8x16_splat(3), offset = wasm_i8x16_splat(32);
-    float sum = 0.0f;
-    int64_t ib;
-    int h, k, half;
-
-    for (ib = 0; ib < n / QK_K; ib++) {
-        const int8_t *xq = x[ib].qs;
-        v128_t acc = wasm_i32x4_splat(0);
-
-        for (h = 0; h < 2; h++) {
-            for (k = 0; k < 4; k++) {
-                for (half = 0; half < 2; half++) {
-                    v128_t ql = wasm_v128_load(w[ib].ql + 64 * h + 32 * (k % 2) + 16 * half);
-                    v128_t qh = wasm_v128_load(w[ib].qh + 32 * h + 16 * half);
-                    v128_t low = k < 2 ? wasm_v128_and(ql, nibble) : wasm_u8x16_shr(ql, 4);
-                    v128_t high = wasm_v128_and(wasm_u8x16_shr(qh, (uint32_t)(2 * k)), two_bits);
-                    v128_t q = wasm_i8x16_sub(wasm_v128_or(low, wasm_i8x16_shl(high, 4)), offset);
-                    acc = add_scaled_dot(acc, q, xq + 128 * h + 32 * k + 16 * half, w[ib].scales[8 * h + 2 * k + half]);
-                }
-            }
-        }
-        sum += llm_f16_to_f32(w[ib].d) * x[ib].d * sum_i32x4(acc);
-    }
-    return sum;
-}
-
-/* ------------------------------------------------ activation quantizers */
 
 /* Q8_0 with the scalar rules: d = max|x| / 127 rounded to half, quants from the float d, half away from zero. */
 static void q8_0_quantize_wasm(const float *src, void *dst, int64_t n)
@@ -357,164 +493,219 @@ static void q8k_quantize_wasm(const float *src, void *dst, int64_t n)
 /* ------------------------------------------------------- tile kernels */
 
 /*
- * The dot_tile entries decode each weight block once into int8 quants and
- * its scales, then take the exact integer sum against every token's block.
- * out[j][r] accumulates the blocks with the float expression of the row dot,
- * in block order, so each output is bit-identical to the row dot.
+ * The dot_tile entries decode each weight block once into the int16
+ * products sc[s] * q (scaled_block). Each token's exact integer sum then
+ * takes one i32x4.dot_i16x8 per 8 weights. out[j][r] adds the blocks with
+ * the float expression of the row dot, in block order, so each output is
+ * bit-identical to the row dot.
  */
+typedef struct {
+    int16_t scaled[QK_K]; /* sc[s] * q; at most 128 * 32 = 4096 in magnitude (Q6_K) */
+    int16_t mins[16];     /* Q4_K, Q5_K: mn[s] at 2s and 2s + 1, the multipliers of bsums[2s] and bsums[2s + 1] */
+    float d, dmin;        /* dmin: Q4_K and Q5_K only */
+} scaled_block;
 
-/* Sum of sc[s] * dot(q, x) over the 16 sub-blocks of 16 quants. */
-static int32_t sum_scaled_16x16(const int8_t q[QK_K], const int8_t *x, const int8_t sc[16])
+typedef void (*decode_block_fn)(const void *block, scaled_block *out);
+
+/* Stores scale times the 16 int8 lanes of q as 16 int16 at out. */
+static inline void store_scaled(int16_t *out, v128_t q, int16_t scale)
 {
-    v128_t acc = wasm_i32x4_splat(0);
-    int s;
+    v128_t s = wasm_i16x8_splat(scale);
 
-    for (s = 0; s < 16; s++)
-        acc = add_scaled_dot(acc, wasm_v128_load(q + 16 * s), x + 16 * s, sc[s]);
-    return sum_i32x4(acc);
+    wasm_v128_store(out, wasm_i16x8_mul(wasm_i16x8_extend_low_i8x16(q), s));
+    wasm_v128_store(out + 8, wasm_i16x8_mul(wasm_i16x8_extend_high_i8x16(q), s));
 }
 
-/* Q3_K quants in element order, in -4..3 (layout as in q3k_dot_q8k_wasm). */
-static void q3k_decode(const block_q3k *b, int8_t q[QK_K])
+/* Decodes a Q3_K block, whose quant layout q3k_block_sum describes. */
+static void q3k_decode_block(const void *block, scaled_block *out)
 {
-    const v128_t two_bits = wasm_i8x16_splat(3), one_bit = wasm_i8x16_splat(1), four = wasm_i8x16_splat(4);
-    v128_t hmask[2];
-    int h, k, half;
+    const block_q3k *w = block;
+    const v128_t two_bits = wasm_i8x16_splat(3), bit2 = wasm_i8x16_splat(4), four = wasm_i8x16_splat(4);
+    v128_t planes0 = wasm_v128_load(w->qs), planes1 = wasm_v128_load(w->qs + 16);
+    v128_t hmask0 = wasm_v128_load(w->hmask), hmask1 = wasm_v128_load(w->hmask + 16);
+    int8_t sc[16];
+    int j;
 
-    hmask[0] = wasm_v128_load(b->hmask);
-    hmask[1] = wasm_v128_load(b->hmask + 16);
-    for (h = 0; h < 2; h++) {
-        for (half = 0; half < 2; half++) {
-            v128_t plane = wasm_v128_load(b->qs + 32 * h + 16 * half);
-            for (k = 0; k < 4; k++) {
-                v128_t low = wasm_v128_and(wasm_u8x16_shr(plane, (uint32_t)(2 * k)), two_bits);
-                v128_t high = wasm_v128_and(wasm_u8x16_shr(hmask[half], (uint32_t)(4 * h + k)), one_bit);
-                wasm_v128_store(q + 128 * h + 32 * k + 16 * half,
-                                wasm_i8x16_sub(wasm_v128_or(low, wasm_i8x16_shl(high, 2)), four));
-            }
+    wasm_v128_store(sc, q3k_scales(w->scales));
+    for (j = 0; j < 8; j++) {
+        v128_t u0 = wasm_v128_or(wasm_v128_and(planes0, two_bits), wasm_v128_and(wasm_i16x8_shl(hmask0, 2), bit2));
+        v128_t u1 = wasm_v128_or(wasm_v128_and(planes1, two_bits), wasm_v128_and(wasm_i16x8_shl(hmask1, 2), bit2));
+
+        store_scaled(out->scaled + 32 * j, wasm_i8x16_sub(u0, four), sc[2 * j]);
+        store_scaled(out->scaled + 32 * j + 16, wasm_i8x16_sub(u1, four), sc[2 * j + 1]);
+        if (j == 3) {
+            planes0 = wasm_v128_load(w->qs + 32);
+            planes1 = wasm_v128_load(w->qs + 48);
+        } else {
+            planes0 = wasm_u16x8_shr(planes0, 2);
+            planes1 = wasm_u16x8_shr(planes1, 2);
         }
+        hmask0 = wasm_u16x8_shr(hmask0, 1);
+        hmask1 = wasm_u16x8_shr(hmask1, 1);
     }
+    out->d = half_to_float(w->d);
 }
 
-/* Q6_K quants in element order, in -32..31 (layout as in q6k_dot_q8k_wasm). */
-static void q6k_decode(const block_q6k *b, int8_t q[QK_K])
-{
-    const v128_t nibble = wasm_i8x16_splat(0x0F), two_bits = wasm_i8x16_splat(3), offset = wasm_i8x16_splat(32);
-    int h, k, half;
-
-    for (h = 0; h < 2; h++) {
-        for (k = 0; k < 4; k++) {
-            for (half = 0; half < 2; half++) {
-                v128_t ql = wasm_v128_load(b->ql + 64 * h + 32 * (k % 2) + 16 * half);
-                v128_t qh = wasm_v128_load(b->qh + 32 * h + 16 * half);
-                v128_t low = k < 2 ? wasm_v128_and(ql, nibble) : wasm_u8x16_shr(ql, 4);
-                v128_t high = wasm_v128_and(wasm_u8x16_shr(qh, (uint32_t)(2 * k)), two_bits);
-                wasm_v128_store(q + 128 * h + 32 * k + 16 * half,
-                                wasm_i8x16_sub(wasm_v128_or(low, wasm_i8x16_shl(high, 4)), offset));
-            }
-        }
-    }
-}
-
-/* Q5_K quants in element order, in 0..31 (layout as in q5k_dot_q8k_wasm). */
-static void q5k_decode(const block_q5k *b, int8_t q[QK_K])
+/* Decodes a Q4_K or Q5_K block, whose quant layout q4k_q5k_block_sum describes. qh is NULL for Q4_K. */
+static void q4k_q5k_decode_block(uint16_t d, uint16_t dmin, const uint8_t packed_scales[12], const uint8_t qs[QK_K / 2],
+                                 const uint8_t *qh, scaled_block *out)
 {
     const v128_t nibble = wasm_i8x16_splat(0x0F), bit4 = wasm_i8x16_splat(0x10);
-    int c, half;
+    v128_t scales_mins = q4k_scales_mins(packed_scales);
+    v128_t mins = wasm_u16x8_extend_high_u8x16(scales_mins);
+    v128_t high_bits0 = wasm_i32x4_splat(0), high_bits1 = wasm_i32x4_splat(0);
+    uint8_t sc[16];
+    int c;
 
-    for (c = 0; c < 4; c++) {
-        for (half = 0; half < 2; half++) {
-            v128_t bytes = wasm_v128_load(b->qs + 32 * c + 16 * half);
-            v128_t qh = wasm_v128_load(b->qh + 16 * half);
-            v128_t high_low = wasm_v128_and(wasm_i8x16_shl(wasm_u8x16_shr(qh, (uint32_t)(2 * c)), 4), bit4);
-            v128_t high_high = wasm_v128_and(wasm_i8x16_shl(wasm_u8x16_shr(qh, (uint32_t)(2 * c + 1)), 4), bit4);
-            wasm_v128_store(q + 64 * c + 16 * half, wasm_v128_or(wasm_v128_and(bytes, nibble), high_low));
-            wasm_v128_store(q + 64 * c + 32 + 16 * half, wasm_v128_or(wasm_u8x16_shr(bytes, 4), high_high));
-        }
+    wasm_v128_store(sc, scales_mins);
+    wasm_v128_store(out->mins, wasm_i16x8_shuffle(mins, mins, 0, 0, 1, 1, 2, 2, 3, 3));
+    wasm_v128_store(out->mins + 8, wasm_i16x8_shuffle(mins, mins, 4, 4, 5, 5, 6, 6, 7, 7));
+    if (qh) {
+        high_bits0 = wasm_v128_load(qh);
+        high_bits1 = wasm_v128_load(qh + 16);
     }
+    for (c = 0; c < 4; c++) {
+        v128_t bytes0 = wasm_v128_load(qs + 32 * c), bytes1 = wasm_v128_load(qs + 32 * c + 16);
+        v128_t low0 = wasm_v128_and(bytes0, nibble), low1 = wasm_v128_and(bytes1, nibble);
+        v128_t high0 = wasm_v128_and(wasm_u16x8_shr(bytes0, 4), nibble);
+        v128_t high1 = wasm_v128_and(wasm_u16x8_shr(bytes1, 4), nibble);
+
+        if (qh) {
+            low0 = wasm_v128_or(low0, wasm_v128_and(wasm_i16x8_shl(high_bits0, 4), bit4));
+            low1 = wasm_v128_or(low1, wasm_v128_and(wasm_i16x8_shl(high_bits1, 4), bit4));
+            high0 = wasm_v128_or(high0, wasm_v128_and(wasm_i16x8_shl(high_bits0, 3), bit4));
+            high1 = wasm_v128_or(high1, wasm_v128_and(wasm_i16x8_shl(high_bits1, 3), bit4));
+            high_bits0 = wasm_u16x8_shr(high_bits0, 2);
+            high_bits1 = wasm_u16x8_shr(high_bits1, 2);
+        }
+        store_scaled(out->scaled + 64 * c, low0, sc[2 * c]);
+        store_scaled(out->scaled + 64 * c + 16, low1, sc[2 * c]);
+        store_scaled(out->scaled + 64 * c + 32, high0, sc[2 * c + 1]);
+        store_scaled(out->scaled + 64 * c + 48, high1, sc[2 * c + 1]);
+    }
+    out->d = half_to_float(d);
+    out->dmin = half_to_float(dmin);
 }
 
-/* Activation block ib of token j. */
+static void q4k_decode_block(const void *block, scaled_block *out)
+{
+    const block_q4k *w = block;
+
+    q4k_q5k_decode_block(w->d, w->dmin, w->scales, w->qs, NULL, out);
+}
+
+static void q5k_decode_block(const void *block, scaled_block *out)
+{
+    const block_q5k *w = block;
+
+    q4k_q5k_decode_block(w->d, w->dmin, w->scales, w->qs, w->qh, out);
+}
+
+/* Decodes a Q6_K block, whose quant layout q6k_block_sum describes. */
+static void q6k_decode_block(const void *block, scaled_block *out)
+{
+    const block_q6k *w = block;
+    const v128_t nibble = wasm_i8x16_splat(0x0F), offset = wasm_i8x16_splat(32);
+    int h, k, half;
+
+    for (h = 0; h < 2; h++) {
+        for (half = 0; half < 2; half++) {
+            v128_t a = wasm_v128_load(w->ql + 64 * h + 16 * half), b = wasm_v128_load(w->ql + 64 * h + 32 + 16 * half);
+            v128_t qh = wasm_v128_load(w->qh + 32 * h + 16 * half);
+            v128_t low[4];
+
+            low[0] = wasm_v128_and(a, nibble);
+            low[1] = wasm_v128_and(b, nibble);
+            low[2] = wasm_v128_and(wasm_u16x8_shr(a, 4), nibble);
+            low[3] = wasm_v128_and(wasm_u16x8_shr(b, 4), nibble);
+            for (k = 0; k < 4; k++) {
+                v128_t u = wasm_v128_or(low[k], q6k_high_bits(qh, k));
+                int s = 8 * h + 2 * k + half;
+                store_scaled(out->scaled + 16 * s, wasm_i8x16_sub(u, offset), w->scales[s]);
+            }
+        }
+    }
+    out->d = half_to_float(w->d);
+}
+
+/* Returns sum_i scaled[i] * y[i] over a block, exact. */
+static inline int32_t dot_scaled_block(const int16_t scaled[QK_K], const int8_t y[QK_K])
+{
+    v128_t acc0 = wasm_i32x4_splat(0), acc1 = wasm_i32x4_splat(0);
+    int i;
+
+    for (i = 0; i < QK_K; i += 16) {
+        acc0 = wasm_i32x4_add(acc0, wasm_i32x4_dot_i16x8(wasm_v128_load(scaled + i), wasm_i16x8_load8x8(y + i)));
+        acc1 = wasm_i32x4_add(acc1, wasm_i32x4_dot_i16x8(wasm_v128_load(scaled + i + 8), wasm_i16x8_load8x8(y + i + 8)));
+    }
+    return sum_i32x4(wasm_i32x4_add(acc0, acc1));
+}
+
+/* Activation block ib of token j, token rows being act_stride bytes apart. */
 static const block_q8k *act_block(const void *acts, size_t act_stride, int j, int64_t ib)
 {
     return (const block_q8k *)((const uint8_t *)acts + (size_t)j * act_stride) + ib;
 }
 
-static void q3k_dot_tile_wasm(int64_t n, const void *weights, size_t row_bytes, int n_rows, const void *acts,
-                              size_t act_stride, int n_tokens, float *out, size_t out_stride)
+/* Runs the body of every tile kernel. has_mins selects the Q4_K and Q5_K float step. */
+static void dot_tile_scaled(decode_block_fn decode, size_t block_bytes, int has_mins, int64_t n, const void *weights,
+                            size_t row_bytes, int n_rows, const void *acts, size_t act_stride, int n_tokens, float *out,
+                            size_t out_stride)
 {
-    int8_t q[QK_K], sc[16];
+    scaled_block b;
     int64_t ib;
     int r, j;
 
     for (r = 0; r < n_rows; r++) {
-        const block_q3k *w = (const block_q3k *)((const uint8_t *)weights + (size_t)r * row_bytes);
+        const uint8_t *row = (const uint8_t *)weights + (size_t)r * row_bytes;
+
         for (j = 0; j < n_tokens; j++)
             out[(size_t)j * out_stride + r] = 0.0f;
         for (ib = 0; ib < n / QK_K; ib++) {
-            float d = llm_f16_to_f32(w[ib].d);
-            q3k_unpack_scales(w[ib].scales, sc);
-            q3k_decode(&w[ib], q);
+            decode(row + (size_t)ib * block_bytes, &b);
             for (j = 0; j < n_tokens; j++) {
                 const block_q8k *x = act_block(acts, act_stride, j, ib);
-                out[(size_t)j * out_stride + r] += d * x->d * sum_scaled_16x16(q, x->qs, sc);
+                float *o = &out[(size_t)j * out_stride + r];
+                int32_t sum_q = dot_scaled_block(b.scaled, x->qs);
+
+                if (has_mins) {
+                    v128_t m = wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_v128_load(b.mins), wasm_v128_load(x->bsums)),
+                                              wasm_i32x4_dot_i16x8(wasm_v128_load(b.mins + 8), wasm_v128_load(x->bsums + 8)));
+                    *o += b.d * x->d * sum_q - b.dmin * x->d * sum_i32x4(m);
+                } else {
+                    *o += b.d * x->d * sum_q;
+                }
             }
         }
     }
 }
 
-static void q6k_dot_tile_wasm(int64_t n, const void *weights, size_t row_bytes, int n_rows, const void *acts,
+static void q3k_dot_tile_wasm(int64_t n, const void *weights, size_t row_bytes, int n_rows, const void *acts,
                               size_t act_stride, int n_tokens, float *out, size_t out_stride)
 {
-    int8_t q[QK_K];
-    int64_t ib;
-    int r, j;
+    dot_tile_scaled(q3k_decode_block, sizeof(block_q3k), 0, n, weights, row_bytes, n_rows, acts, act_stride,
+                    n_tokens, out, out_stride);
+}
 
-    for (r = 0; r < n_rows; r++) {
-        const block_q6k *w = (const block_q6k *)((const uint8_t *)weights + (size_t)r * row_bytes);
-        for (j = 0; j < n_tokens; j++)
-            out[(size_t)j * out_stride + r] = 0.0f;
-        for (ib = 0; ib < n / QK_K; ib++) {
-            float d = llm_f16_to_f32(w[ib].d);
-            q6k_decode(&w[ib], q);
-            for (j = 0; j < n_tokens; j++) {
-                const block_q8k *x = act_block(acts, act_stride, j, ib);
-                out[(size_t)j * out_stride + r] += d * x->d * sum_scaled_16x16(q, x->qs, w[ib].scales);
-            }
-        }
-    }
+static void q4k_dot_tile_wasm(int64_t n, const void *weights, size_t row_bytes, int n_rows, const void *acts,
+                              size_t act_stride, int n_tokens, float *out, size_t out_stride)
+{
+    dot_tile_scaled(q4k_decode_block, sizeof(block_q4k), 1, n, weights, row_bytes, n_rows, acts, act_stride,
+                    n_tokens, out, out_stride);
 }
 
 static void q5k_dot_tile_wasm(int64_t n, const void *weights, size_t row_bytes, int n_rows, const void *acts,
                               size_t act_stride, int n_tokens, float *out, size_t out_stride)
 {
-    int8_t q[QK_K];
-    uint8_t sc[8], mn[8];
-    int64_t ib;
-    int r, j, s;
+    dot_tile_scaled(q5k_decode_block, sizeof(block_q5k), 1, n, weights, row_bytes, n_rows, acts, act_stride,
+                    n_tokens, out, out_stride);
+}
 
-    for (r = 0; r < n_rows; r++) {
-        const block_q5k *w = (const block_q5k *)((const uint8_t *)weights + (size_t)r * row_bytes);
-        for (j = 0; j < n_tokens; j++)
-            out[(size_t)j * out_stride + r] = 0.0f;
-        for (ib = 0; ib < n / QK_K; ib++) {
-            float d = llm_f16_to_f32(w[ib].d), dmin = llm_f16_to_f32(w[ib].dmin);
-            q4k_unpack_scales(w[ib].scales, sc, mn);
-            q5k_decode(&w[ib], q);
-            for (j = 0; j < n_tokens; j++) {
-                const block_q8k *x = act_block(acts, act_stride, j, ib);
-                v128_t acc = wasm_i32x4_splat(0);
-                int32_t sum_min = 0;
-                for (s = 0; s < QK_K / 32; s++) {
-                    v128_t low = dot_i8x16(wasm_v128_load(q + 32 * s), wasm_v128_load(x->qs + 32 * s));
-                    v128_t high = dot_i8x16(wasm_v128_load(q + 32 * s + 16), wasm_v128_load(x->qs + 32 * s + 16));
-                    acc = wasm_i32x4_add(acc, wasm_i32x4_mul(wasm_i32x4_add(low, high), wasm_i32x4_splat(sc[s])));
-                    sum_min += mn[s] * (x->bsums[2 * s] + x->bsums[2 * s + 1]);
-                }
-                out[(size_t)j * out_stride + r] += d * x->d * sum_i32x4(acc) - dmin * x->d * sum_min;
-            }
-        }
-    }
+static void q6k_dot_tile_wasm(int64_t n, const void *weights, size_t row_bytes, int n_rows, const void *acts,
+                              size_t act_stride, int n_tokens, float *out, size_t out_stride)
+{
+    dot_tile_scaled(q6k_decode_block, sizeof(block_q6k), 0, n, weights, row_bytes, n_rows, acts, act_stride,
+                    n_tokens, out, out_stride);
 }
 
 /* --------------------------------------------- entries left to the scalar code */
@@ -609,6 +800,7 @@ const llm_kernels llm_kernels_wasm = {
     },
     {
         [LLM_TYPE_Q3_K] = q3k_dot_tile_wasm,
+        [LLM_TYPE_Q4_K] = q4k_dot_tile_wasm,
         [LLM_TYPE_Q5_K] = q5k_dot_tile_wasm,
         [LLM_TYPE_Q6_K] = q6k_dot_tile_wasm,
     },
