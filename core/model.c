@@ -557,7 +557,8 @@ typedef struct {
 /*
  * Thread ith takes its share of the weight rows and uses each row for every
  * token of the tile. It calls the table's tile kernel when the type has one
- * and the tile has more than one token, else one dot per token.
+ * and the tile has more than one token, or the table's tile kernels are the
+ * faster choice for one token too. Otherwise it runs one dot per token.
  */
 static void matmul_rows(void *arg, int ith, int nth)
 {
@@ -566,7 +567,8 @@ static void matmul_rows(void *arg, int ith, int nth)
     size_t row_bytes = llm_row_bytes(w->type, (int64_t)w->ne[0]);
     uint64_t r0 = w->ne[1] * (uint64_t)ith / (uint64_t)nth, r1 = w->ne[1] * (uint64_t)(ith + 1) / (uint64_t)nth, r;
     llm_dot_fn dot = t->c->k->dot[w->type];
-    llm_dot_tile_fn dot_tile = t->n_tokens > 1 ? t->c->k->dot_tile[w->type] : NULL;
+    int use_tile = t->n_tokens > 1 || llm_kernels_tile_for_one_token(t->c->k);
+    llm_dot_tile_fn dot_tile = use_tile ? t->c->k->dot_tile[w->type] : NULL;
     const uint8_t *acts = t->c->acts;
     int j;
 
