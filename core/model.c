@@ -48,7 +48,7 @@ struct llm_ctx {
     uint32_t pos; /* tokens already in the cache */
 
     uint16_t *k_cache; /* [n_layers][n_ctx][n_kv_heads * head_dim], F16 */
-    uint16_t *v_cache; /* [n_layers][n_ctx][n_kv_heads * v_head_dim], F16 */
+    uint16_t *v_cache; /* [n_layers][n_kv_heads * v_head_dim][n_ctx], F16, transposed for the weighted sum of values */
 
     /* Per-token scratch for a tile of up to LLM_BATCH tokens: [LLM_BATCH][width]. */
     float *x;        /* n_embd: the residual stream */
@@ -63,6 +63,7 @@ struct llm_ctx {
     void *acts;      /* act_row_bytes: activation rows converted to a dot type */
 
     float *scores; /* [n_threads][n_ctx] one head's attention weights per thread */
+    uint16_t *head_f16; /* [n_threads][head_dim + n_ctx] one head's query, then its attention weights, in F16 */
     float *logits; /* [n_vocab] for the last evaluated token */
 };
 
@@ -417,8 +418,9 @@ static uint64_t ctx_bytes(const llm_hparams *hp, uint32_t n_ctx, int n_threads)
     uint64_t per_token = hp->n_embd + widest_input(hp) + q_dim + max_u64(k_dim, v_dim) + att_dim + 2 * (uint64_t)hp->n_ff +
                          hp->n_rot;
     uint64_t floats = LLM_BATCH * per_token + (uint64_t)n_threads * n_ctx + hp->n_vocab;
+    uint64_t halves = (uint64_t)hp->n_layers * n_ctx * (k_dim + v_dim) + (uint64_t)n_threads * (hp->head_dim + n_ctx);
 
-    return (uint64_t)hp->n_layers * n_ctx * (k_dim + v_dim) * 2 + floats * 4 + LLM_BATCH * act_row_bytes(hp);
+    return halves * 2 + floats * 4 + LLM_BATCH * act_row_bytes(hp);
 }
 
 uint64_t llm_ctx_bytes(const llm_model *m, uint32_t n_ctx)
@@ -481,6 +483,7 @@ llm_ctx *llm_ctx_new(const llm_model *m, const llm_ctx_params *p, llm_error *err
     c->rope_cos = alloc_floats(LLM_BATCH * (uint64_t)hp->n_rot / 2, &failed);
     c->rope_sin = alloc_floats(LLM_BATCH * (uint64_t)hp->n_rot / 2, &failed);
     c->scores = alloc_floats((uint64_t)n_threads * n_ctx, &failed);
+    c->head_f16 = alloc_floats(((uint64_t)n_threads * (hp->head_dim + n_ctx) + 1) / 2, &failed);
     c->logits = alloc_floats(hp->n_vocab, &failed);
     c->acts = alloc_floats(LLM_BATCH * act_row_bytes(hp) / 4, &failed);
     if (failed) {
@@ -509,6 +512,7 @@ void llm_ctx_free(llm_ctx *c)
     free(c->rope_cos);
     free(c->rope_sin);
     free(c->scores);
+    free(c->head_f16);
     free(c->logits);
     free(c->acts);
     free(c);
@@ -656,52 +660,28 @@ static void rope(float *x, const float *cos_a, const float *sin_a, uint32_t n_ro
 }
 
 /*
- * F16 to F32 without branches on the common path: the exponent and mantissa
- * bits shifted into a float are the value times 2^-112, exactly, for normal
- * and subnormal halves alike. Infinity and NaN take the slow path.
- */
-static float f16_to_f32_fast(uint16_t h)
-{
-    uint32_t magnitude = (uint32_t)(h & 0x7fff) << 13, sign = (uint32_t)(h & 0x8000) << 16, bits;
-    float f;
-
-    if ((h & 0x7c00) == 0x7c00)
-        return llm_f16_to_f32(h);
-    memcpy(&f, &magnitude, 4);
-    f *= 0x1p112f;
-    memcpy(&bits, &f, 4);
-    bits |= sign;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
-/* Rounds through F16, as llama.cpp does for the operands of its F16 attention products. */
-static float round_f16(float x)
-{
-    return llm_f16_to_f32(llm_f32_to_f16(x));
-}
-
-/*
  * One query head over positions 0..n_pos-1 of its KV head:
- * out = Σ_t softmax_t(q·k_t / sqrt(head_dim)) · v_t. Rounds q to F16 in place.
+ * out = Σ_t softmax_t(q·k_t / sqrt(head_dim)) · v_t. As in llama.cpp, q and
+ * the weights softmax_t are rounded to F16. Both products use the table's
+ * F16 dot: q·k_t runs over the head's dimensions, and each output dimension
+ * runs over the positions of the transposed values. head_f16 is scratch for
+ * head_dim + n_pos halves.
  */
-static void attend_head(const llm_ctx *c, float *scores, float *out, float *q, const uint16_t *k_base,
-                        const uint16_t *v_base, uint32_t n_pos)
+static void attend_head(const llm_ctx *c, float *scores, uint16_t *head_f16, float *out, const float *q,
+                        const uint16_t *k_base, const uint16_t *v_base, uint32_t n_pos)
 {
     const llm_hparams *hp = &c->m->hp;
-    size_t k_stride = (size_t)hp->n_kv_heads * hp->head_dim, v_stride = (size_t)hp->n_kv_heads * hp->v_head_dim;
+    llm_dot_fn dot_f16 = c->k->dot[LLM_TYPE_F16];
+    size_t k_stride = (size_t)hp->n_kv_heads * hp->head_dim;
+    uint16_t *q_f16 = head_f16, *weights_f16 = head_f16 + hp->head_dim;
     float scale = 1.0f / sqrtf((float)hp->head_dim), max = -INFINITY;
     double sum = 0.0;
     uint32_t t, i;
 
     for (i = 0; i < hp->head_dim; i++)
-        q[i] = round_f16(q[i]);
+        q_f16[i] = llm_f32_to_f16(q[i]);
     for (t = 0; t < n_pos; t++) {
-        const uint16_t *k = k_base + t * k_stride;
-        double dot = 0.0;
-        for (i = 0; i < hp->head_dim; i++)
-            dot += (double)q[i] * f16_to_f32_fast(k[i]);
-        scores[t] = (float)dot * scale;
+        scores[t] = dot_f16(hp->head_dim, k_base + t * k_stride, q_f16) * scale;
         if (scores[t] > max)
             max = scores[t];
     }
@@ -709,14 +689,10 @@ static void attend_head(const llm_ctx *c, float *scores, float *out, float *q, c
         scores[t] = expf(scores[t] - max);
         sum += scores[t];
     }
+    for (t = 0; t < n_pos; t++)
+        weights_f16[t] = llm_f32_to_f16((float)(scores[t] / sum));
     for (i = 0; i < hp->v_head_dim; i++)
-        out[i] = 0.0f;
-    for (t = 0; t < n_pos; t++) {
-        const uint16_t *v = v_base + t * v_stride;
-        float p = round_f16((float)(scores[t] / sum));
-        for (i = 0; i < hp->v_head_dim; i++)
-            out[i] += p * f16_to_f32_fast(v[i]);
-    }
+        out[i] = dot_f16(n_pos, v_base + (size_t)i * c->n_ctx, weights_f16);
 }
 
 typedef struct {
@@ -737,12 +713,13 @@ static void attention_heads(void *arg, int ith, int nth)
     const uint16_t *v_cache = c->v_cache + (size_t)t->layer * c->n_ctx * v_dim;
     uint64_t n_pairs = (uint64_t)t->n_tokens * hp->n_heads, i;
     float *scores = c->scores + (size_t)ith * c->n_ctx;
+    uint16_t *head_f16 = c->head_f16 + (size_t)ith * (hp->head_dim + c->n_ctx);
 
     for (i = n_pairs * (uint64_t)ith / (uint64_t)nth; i < n_pairs * (uint64_t)(ith + 1) / (uint64_t)nth; i++) {
         uint32_t j = (uint32_t)(i / hp->n_heads), h = (uint32_t)(i % hp->n_heads), kv_h = h / group;
-        attend_head(c, scores, c->att + ((size_t)j * hp->n_heads + h) * hp->v_head_dim,
+        attend_head(c, scores, head_f16, c->att + ((size_t)j * hp->n_heads + h) * hp->v_head_dim,
                     c->q + ((size_t)j * hp->n_heads + h) * hp->head_dim, k_cache + (size_t)kv_h * hp->head_dim,
-                    v_cache + (size_t)kv_h * hp->v_head_dim, c->pos + j + 1);
+                    v_cache + (size_t)kv_h * hp->v_head_dim * c->n_ctx, c->pos + j + 1);
     }
 }
 
@@ -799,8 +776,10 @@ static void forward(llm_ctx *c, const int32_t *tokens, int n, int want_logits)
             store_f16(k_cache + (size_t)(c->pos + j) * k_dim, c->kv_row + j * kv_stride, k_dim);
         }
         matmul(c, c->kv_row, kv_stride, l->wv, c->xb, wide, n);
-        for (j = 0; j < n; j++)
-            store_f16(v_cache + (size_t)(c->pos + j) * v_dim, c->kv_row + j * kv_stride, v_dim);
+        for (j = 0; j < n; j++) {
+            for (i = 0; i < v_dim; i++)
+                v_cache[(size_t)i * c->n_ctx + c->pos + (uint32_t)j] = llm_f32_to_f16(c->kv_row[j * kv_stride + i]);
+        }
 
         /* 3. each query head attends over the positions up to its own (grouped-query, causal) */
         at.c = c;
