@@ -1,13 +1,15 @@
 /*
- * quant_avx512.c - Q5_K and Q6_K x Q8_K dot products, and Q3_K to Q6_K
- * tile kernels for many tokens and for one, for x86-64 with AVX-512 F/BW/VL
- * and VNNI: the table llm_kernels_avx512.
+ * quant_avx512.c - Q5_K, Q6_K and F16 dot products, and Q3_K to Q6_K tile
+ * kernels for many tokens and for one, for x86-64 with AVX-512 F/BW/VL and
+ * VNNI: the table llm_kernels_avx512.
  *
  * Faster twins of quant_ref.c, which defines the results; tests/test_kernels.c
  * compares every dot with its scalar twin and every tile kernel with the
  * table's dot. Each K-quant result is bit-identical to the scalar one: a
  * super-block's integer sum is exact in any order, and super-blocks are
  * scaled and added with the scalar float operations in the scalar order.
+ * The F16 dot sums in double in another order than the scalar one, within
+ * the tolerance that tests/test_kernels.c names for it.
  * Every other entry forwards to llm_kernels_avx2, which this CPU also runs.
  * The Makefile compiles this file, and only this file, with the AVX-512
  * flags, so core/kernels.c hands the table out only after CPUID confirms
@@ -874,6 +876,34 @@ static void q6k_dot_tile_avx512(int64_t n, const void *weights, size_t row_bytes
                   out, out_stride);
 }
 
+/* ------------------------------------------------------------------- F16 */
+
+/*
+ * F16 x F16, as in quant_avx2.c: each product of two halves is exact in
+ * float, and the products are summed in double, here in 16 lanes. Attention
+ * runs its q·k and weighted-sum products through this entry.
+ */
+static float f16_dot_f16_avx512(int64_t n, const void *weights, const void *acts)
+{
+    const uint16_t *w = weights, *x = acts;
+    __m512d acc_lo = _mm512_setzero_pd(), acc_hi = _mm512_setzero_pd();
+    double sum;
+    int64_t i;
+
+    for (i = 0; i + 16 <= n; i += 16) {
+        __m512 products = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + i))),
+                                        _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i))));
+        __m256 high = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(products), 1));
+
+        acc_lo = _mm512_add_pd(acc_lo, _mm512_cvtps_pd(_mm512_castps512_ps256(products)));
+        acc_hi = _mm512_add_pd(acc_hi, _mm512_cvtps_pd(high));
+    }
+    sum = _mm512_reduce_add_pd(_mm512_add_pd(acc_lo, acc_hi));
+    for (; i < n; i++)
+        sum += (double)(half_to_float(w[i]) * half_to_float(x[i]));
+    return (float)sum;
+}
+
 /* --------------------------------------------- entries left to the AVX2 table */
 
 #define FORWARD_DEQUANTIZE(name, type)                              \
@@ -913,7 +943,6 @@ FORWARD_QUANTIZE(q8_0_quantize_avx2, LLM_TYPE_Q8_0)
 FORWARD_QUANTIZE(q8_1_quantize_avx2, LLM_TYPE_Q8_1)
 FORWARD_QUANTIZE(q8k_quantize_avx2, LLM_TYPE_Q8_K)
 FORWARD_DOT(f32_dot_f32_avx2, LLM_TYPE_F32)
-FORWARD_DOT(f16_dot_f16_avx2, LLM_TYPE_F16)
 FORWARD_DOT(bf16_dot_bf16_avx2, LLM_TYPE_BF16)
 FORWARD_DOT(q4_0_dot_q8_0_avx2, LLM_TYPE_Q4_0)
 FORWARD_DOT(q4_1_dot_q8_1_avx2, LLM_TYPE_Q4_1)
@@ -955,7 +984,7 @@ const llm_kernels llm_kernels_avx512 = {
     },
     {
         [LLM_TYPE_F32] = f32_dot_f32_avx2,
-        [LLM_TYPE_F16] = f16_dot_f16_avx2,
+        [LLM_TYPE_F16] = f16_dot_f16_avx512,
         [LLM_TYPE_BF16] = bf16_dot_bf16_avx2,
         [LLM_TYPE_Q4_0] = q4_0_dot_q8_0_avx2,
         [LLM_TYPE_Q4_1] = q4_1_dot_q8_1_avx2,
