@@ -13,10 +13,12 @@
  *     block's integer sum is exact, and blocks are scaled and summed with the
  *     same float operations in the same order as the scalar code.
  *   - Q3_K, Q4_K, Q5_K and Q6_K dot_tile: bit-identical to the row dots.
+ *   - F16 x F16: the scalar products summed in double in another order,
+ *     equal to the scalar result unless a double sum rounds.
  *   - Q8_K and Q8_0 quantizers: bit-identical output.
  *   - Every other entry (all dequantizers, the F32, F16, BF16 and Q8_1
- *     activation converters, the F32, F16, BF16, Q2_K, Q4_0, Q4_1, Q5_0,
- *     Q5_1 and IQ4_NL dots) forwards to the scalar function.
+ *     activation converters, the F32, BF16, Q2_K, Q4_0, Q4_1, Q5_0, Q5_1
+ *     and IQ4_NL dots) forwards to the scalar function.
  *
  * How the K-quant dots keep the x86-64 code short. Most SIMD128 operations
  * become one SSE or AVX instruction in wasmtime 51's Cranelift output, so
@@ -48,23 +50,25 @@ static inline int32_t sum_i32x4(v128_t v)
 }
 
 /*
- * Converts a half to float as llm_f16_to_f32 does, without a call or a
- * branch for finite halves. Their exponent and mantissa bits, placed in a
- * float, are the value times 2^-112 exactly, normal and subnormal alike,
- * because wasm keeps subnormal floats. Infinity and NaN go to
- * llm_f16_to_f32, which keeps the payload.
+ * Converts a half to float as llm_f16_to_f32 does, without a call. A normal
+ * half only needs its exponent rebiased from 15 to 127. A subnormal half is
+ * its mantissa times 2^-24, converted from the integer. Placing its bits in
+ * a float and scaling would make a subnormal float, which x86 multiplies
+ * through a slow microcode assist, and the K-quant d of small weights is
+ * often a subnormal half. Infinity and NaN go to llm_f16_to_f32.
  */
 static inline float half_to_float(uint16_t h)
 {
-    uint32_t magnitude = (uint32_t)(h & 0x7FFF) << 13, bits;
+    uint32_t exponent = h & 0x7C00, bits;
     float f;
 
-    if ((h & 0x7C00) == 0x7C00)
+    if (exponent == 0x7C00)
         return llm_f16_to_f32(h);
-    memcpy(&f, &magnitude, 4);
-    f *= 0x1p112f;
-    memcpy(&bits, &f, 4);
-    bits |= (uint32_t)(h & 0x8000) << 16;
+    if (exponent == 0) {
+        f = (float)(h & 0x03FF) * 0x1p-24f;
+        return h & 0x8000 ? -f : f;
+    }
+    bits = ((uint32_t)(h & 0x8000) << 16) | (((uint32_t)(h & 0x7FFF) << 13) + (112u << 23));
     memcpy(&f, &bits, 4);
     return f;
 }
@@ -167,6 +171,56 @@ static inline v128_t min_bsums(v128_t scales_mins, const int16_t bsums[16])
 }
 
 /* ------------------------------------------------------- dot products */
+
+/*
+ * Converts 4 halves, zero-extended to 32-bit lanes, to floats as
+ * half_to_float does: normal halves by rebiasing the exponent, infinity and
+ * NaN by rebiasing it twice (31 + 112 + 112 = 255), subnormal halves and
+ * zero as their mantissa times 2^-24, from the integer.
+ */
+static inline v128_t halves_to_floats(v128_t h)
+{
+    v128_t exponent = wasm_v128_and(h, wasm_i32x4_splat(0x7C00));
+    v128_t is_special = wasm_i32x4_eq(exponent, wasm_i32x4_splat(0x7C00));
+    v128_t is_subnormal = wasm_i32x4_eq(exponent, wasm_i32x4_splat(0));
+    v128_t rebias = wasm_i32x4_add(wasm_i32x4_splat(112 << 23), wasm_v128_and(is_special, wasm_i32x4_splat(112 << 23)));
+    v128_t normal = wasm_i32x4_add(wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x7FFF)), 13), rebias);
+    v128_t subnormal = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_v128_and(h, wasm_i32x4_splat(0x03FF))),
+                                      wasm_f32x4_splat(0x1p-24f));
+    v128_t sign = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16);
+
+    return wasm_v128_or(wasm_v128_bitselect(subnormal, normal, is_subnormal), sign);
+}
+
+/*
+ * F16 x F16 as the scalar dot: each product of two halves is exact in
+ * float, and the products are summed in double, here in 4 lanes. Sums of
+ * such products are exact in double unless their exponents span more than
+ * about 30 bits, so the result nearly always equals the scalar one. Where a
+ * double sum rounds, it may differ in the last bit, within the bound that
+ * tests/test_kernels.c sets.
+ */
+static float f16_dot_f16_wasm(int64_t n, const void *weights, const void *acts)
+{
+    const uint16_t *w = weights, *x = acts;
+    v128_t acc_low = wasm_f64x2_splat(0.0), acc_high = wasm_f64x2_splat(0.0);
+    double sum;
+    int64_t i;
+
+    for (i = 0; i + 4 <= n; i += 4) {
+        v128_t wf = halves_to_floats(wasm_u32x4_load16x4(w + i));
+        v128_t xf = halves_to_floats(wasm_u32x4_load16x4(x + i));
+        v128_t products = wasm_f32x4_mul(wf, xf);
+
+        acc_low = wasm_f64x2_add(acc_low, wasm_f64x2_promote_low_f32x4(products));
+        acc_high = wasm_f64x2_add(acc_high, wasm_f64x2_promote_low_f32x4(wasm_i64x2_shuffle(products, products, 1, 0)));
+    }
+    acc_low = wasm_f64x2_add(acc_low, acc_high);
+    sum = wasm_f64x2_extract_lane(acc_low, 0) + wasm_f64x2_extract_lane(acc_low, 1);
+    for (; i < n; i++)
+        sum += (double)(half_to_float(w[i]) * half_to_float(x[i]));
+    return (float)sum;
+}
 
 /* Q8_0 x Q8_0: one exact int32 per block, scaled by (d_w * d_x) in block order. */
 static float q8_0_dot_q8_0_wasm(int64_t n, const void *weights, const void *acts)
@@ -745,7 +799,6 @@ FORWARD_QUANTIZE(f16_quantize_scalar, LLM_TYPE_F16)
 FORWARD_QUANTIZE(bf16_quantize_scalar, LLM_TYPE_BF16)
 FORWARD_QUANTIZE(q8_1_quantize_scalar, LLM_TYPE_Q8_1)
 FORWARD_DOT(f32_dot_f32_scalar, LLM_TYPE_F32)
-FORWARD_DOT(f16_dot_f16_scalar, LLM_TYPE_F16)
 FORWARD_DOT(bf16_dot_bf16_scalar, LLM_TYPE_BF16)
 FORWARD_DOT(q4_0_dot_q8_0_scalar, LLM_TYPE_Q4_0)
 FORWARD_DOT(q4_1_dot_q8_1_scalar, LLM_TYPE_Q4_1)
@@ -754,54 +807,65 @@ FORWARD_DOT(q5_1_dot_q8_1_scalar, LLM_TYPE_Q5_1)
 FORWARD_DOT(q2k_dot_q8k_scalar, LLM_TYPE_Q2_K)
 FORWARD_DOT(iq4nl_dot_q8_0_scalar, LLM_TYPE_IQ4_NL)
 
-/* ---------------------------------------------------------------- table */
+
+/* ---------------------------------------------------------------- tables */
+
+/* The entries of llm_kernels_wasm, as macros so that a second table can share them. */
+#define WASM_DEQUANTIZERS                                \
+    {                                                    \
+        [LLM_TYPE_F32] = f32_dequantize_scalar,          \
+        [LLM_TYPE_F16] = f16_dequantize_scalar,          \
+        [LLM_TYPE_BF16] = bf16_dequantize_scalar,        \
+        [LLM_TYPE_Q4_0] = q4_0_dequantize_scalar,        \
+        [LLM_TYPE_Q4_1] = q4_1_dequantize_scalar,        \
+        [LLM_TYPE_Q5_0] = q5_0_dequantize_scalar,        \
+        [LLM_TYPE_Q5_1] = q5_1_dequantize_scalar,        \
+        [LLM_TYPE_Q8_0] = q8_0_dequantize_scalar,        \
+        [LLM_TYPE_Q2_K] = q2k_dequantize_scalar,         \
+        [LLM_TYPE_Q3_K] = q3k_dequantize_scalar,         \
+        [LLM_TYPE_Q4_K] = q4k_dequantize_scalar,         \
+        [LLM_TYPE_Q5_K] = q5k_dequantize_scalar,         \
+        [LLM_TYPE_Q6_K] = q6k_dequantize_scalar,         \
+        [LLM_TYPE_IQ4_NL] = iq4nl_dequantize_scalar,     \
+    }
+#define WASM_QUANTIZERS                           \
+    {                                             \
+        [LLM_TYPE_F32] = f32_copy_scalar,         \
+        [LLM_TYPE_F16] = f16_quantize_scalar,     \
+        [LLM_TYPE_BF16] = bf16_quantize_scalar,   \
+        [LLM_TYPE_Q8_0] = q8_0_quantize_wasm,     \
+        [LLM_TYPE_Q8_1] = q8_1_quantize_scalar,   \
+        [LLM_TYPE_Q8_K] = q8k_quantize_wasm,      \
+    }
+#define WASM_DOTS_BUT_K_QUANTS                      \
+    [LLM_TYPE_F32] = f32_dot_f32_scalar,            \
+    [LLM_TYPE_F16] = f16_dot_f16_wasm,              \
+    [LLM_TYPE_BF16] = bf16_dot_bf16_scalar,         \
+    [LLM_TYPE_Q4_0] = q4_0_dot_q8_0_scalar,         \
+    [LLM_TYPE_Q4_1] = q4_1_dot_q8_1_scalar,         \
+    [LLM_TYPE_Q5_0] = q5_0_dot_q8_0_scalar,         \
+    [LLM_TYPE_Q5_1] = q5_1_dot_q8_1_scalar,         \
+    [LLM_TYPE_Q8_0] = q8_0_dot_q8_0_wasm,           \
+    [LLM_TYPE_Q2_K] = q2k_dot_q8k_scalar,           \
+    [LLM_TYPE_IQ4_NL] = iq4nl_dot_q8_0_scalar
+#define WASM_TILES                                  \
+    {                                               \
+        [LLM_TYPE_Q3_K] = q3k_dot_tile_wasm,        \
+        [LLM_TYPE_Q4_K] = q4k_dot_tile_wasm,        \
+        [LLM_TYPE_Q5_K] = q5k_dot_tile_wasm,        \
+        [LLM_TYPE_Q6_K] = q6k_dot_tile_wasm,        \
+    }
 
 const llm_kernels llm_kernels_wasm = {
     "wasm-simd128",
+    WASM_DEQUANTIZERS,
+    WASM_QUANTIZERS,
     {
-        [LLM_TYPE_F32] = f32_dequantize_scalar,
-        [LLM_TYPE_F16] = f16_dequantize_scalar,
-        [LLM_TYPE_BF16] = bf16_dequantize_scalar,
-        [LLM_TYPE_Q4_0] = q4_0_dequantize_scalar,
-        [LLM_TYPE_Q4_1] = q4_1_dequantize_scalar,
-        [LLM_TYPE_Q5_0] = q5_0_dequantize_scalar,
-        [LLM_TYPE_Q5_1] = q5_1_dequantize_scalar,
-        [LLM_TYPE_Q8_0] = q8_0_dequantize_scalar,
-        [LLM_TYPE_Q2_K] = q2k_dequantize_scalar,
-        [LLM_TYPE_Q3_K] = q3k_dequantize_scalar,
-        [LLM_TYPE_Q4_K] = q4k_dequantize_scalar,
-        [LLM_TYPE_Q5_K] = q5k_dequantize_scalar,
-        [LLM_TYPE_Q6_K] = q6k_dequantize_scalar,
-        [LLM_TYPE_IQ4_NL] = iq4nl_dequantize_scalar,
-    },
-    {
-        [LLM_TYPE_F32] = f32_copy_scalar,
-        [LLM_TYPE_F16] = f16_quantize_scalar,
-        [LLM_TYPE_BF16] = bf16_quantize_scalar,
-        [LLM_TYPE_Q8_0] = q8_0_quantize_wasm,
-        [LLM_TYPE_Q8_1] = q8_1_quantize_scalar,
-        [LLM_TYPE_Q8_K] = q8k_quantize_wasm,
-    },
-    {
-        [LLM_TYPE_F32] = f32_dot_f32_scalar,
-        [LLM_TYPE_F16] = f16_dot_f16_scalar,
-        [LLM_TYPE_BF16] = bf16_dot_bf16_scalar,
-        [LLM_TYPE_Q4_0] = q4_0_dot_q8_0_scalar,
-        [LLM_TYPE_Q4_1] = q4_1_dot_q8_1_scalar,
-        [LLM_TYPE_Q5_0] = q5_0_dot_q8_0_scalar,
-        [LLM_TYPE_Q5_1] = q5_1_dot_q8_1_scalar,
-        [LLM_TYPE_Q8_0] = q8_0_dot_q8_0_wasm,
-        [LLM_TYPE_Q2_K] = q2k_dot_q8k_scalar,
+        WASM_DOTS_BUT_K_QUANTS,
         [LLM_TYPE_Q3_K] = q3k_dot_q8k_wasm,
         [LLM_TYPE_Q4_K] = q4k_dot_q8k_wasm,
         [LLM_TYPE_Q5_K] = q5k_dot_q8k_wasm,
         [LLM_TYPE_Q6_K] = q6k_dot_q8k_wasm,
-        [LLM_TYPE_IQ4_NL] = iq4nl_dot_q8_0_scalar,
     },
-    {
-        [LLM_TYPE_Q3_K] = q3k_dot_tile_wasm,
-        [LLM_TYPE_Q4_K] = q4k_dot_tile_wasm,
-        [LLM_TYPE_Q5_K] = q5k_dot_tile_wasm,
-        [LLM_TYPE_Q6_K] = q6k_dot_tile_wasm,
-    },
+    WASM_TILES,
 };
