@@ -4,7 +4,8 @@
 #   make test       build and run every test suite, then the same suites under
 #                   AddressSanitizer and UndefinedBehaviorSanitizer
 #   make demo       build, find or download stories260K, and generate a story
-#   make wasi       build the same CLI as a WASI command, build/pinfer.wasm
+#   make wasi       build the same CLI as a WASI command, build/pinfer.wasm, and
+#                   build/pinfer-relaxed.wasm with the relaxed SIMD kernels
 #   make test-wasi  run pinfer.wasm under wasmtime and Node against build/pinfer
 #   make arm64      cross-build build/arm64/pinfer and run_tests for aarch64 (NEON)
 #   make test-arm64 run the kernels, quant and generation suites under qemu-aarch64
@@ -86,14 +87,15 @@ build/asan/run_tests: $(ASAN_OBJ) $(call objs,asan,$(TEST_SRC))
 	$(CC) $(SAN) $^ -o $@ $(LDLIBS)
 
 # tests/run.sh runs both builds and prints the combined "N passed, N failed" last.
-test: build/pinfer build/run_tests build/asan/pinfer build/asan/run_tests build/pinfer.wasm build/wasi/run_tests.wasm build/gen_model
+test: build/pinfer build/run_tests build/asan/pinfer build/asan/run_tests build/pinfer.wasm build/wasi/run_tests.wasm build/gen_model \
+      build/pinfer-relaxed.wasm build/wasi-relaxed/run_tests.wasm
 	sh tests/run.sh
 
 demo: build/pinfer
 	sh examples/demo.sh
 
 # Not part of test: it writes about 5 GiB of models and runs for about 15 minutes.
-bench: build/pinfer build/gen_model build/membw build/pinfer.wasm
+bench: build/pinfer build/gen_model build/membw build/pinfer.wasm build/pinfer-relaxed.wasm
 	sh bench/run.sh
 
 # WASI: the CLI as a wasm32-wasi command. Debian's clang-19, lld-19, wasi-libc
@@ -126,11 +128,29 @@ build/wasi/tests/%.o: WASI_EXTRA_FLAGS = -Wno-string-concatenation
 build/wasi/run_tests.wasm: $(WASI_OBJ) $(call objs,wasi,$(WASI_TEST_SRC))
 	$(WASI_CC) $(WASI_LDFLAGS) $^ -o $@ $(WASI_LDLIBS)
 
+# build/pinfer-relaxed.wasm and its test runner add the wasm-relaxed-simd
+# kernel table: quant_wasm.c and kernels.c compiled with -mrelaxed-simd. A
+# runtime without relaxed SIMD rejects such a module as a whole, so the table
+# comes in a second module rather than being chosen at run time.
+WASI_RELAXED_OBJ = $(filter-out build/wasi/core/quant_wasm.o build/wasi/core/kernels.o,$(WASI_OBJ)) \
+                   build/wasi-relaxed/core/quant_wasm.o build/wasi-relaxed/core/kernels.o
+
+build/wasi-relaxed/%.o: %.c $(wildcard core/*.h)
+	@mkdir -p $(dir $@)
+	$(WASI_CC) $(WARN) $(CPPFLAGS) $(WASI_CFLAGS) -mrelaxed-simd -c $< -o $@
+
+build/pinfer-relaxed.wasm: $(WASI_RELAXED_OBJ) build/wasi/native/cli.o build/wasi/wasi/main.o
+	$(WASI_CC) $(WASI_LDFLAGS) $^ -o $@ $(WASI_LDLIBS)
+
+build/wasi-relaxed/run_tests.wasm: $(WASI_RELAXED_OBJ) $(call objs,wasi,$(WASI_TEST_SRC))
+	$(WASI_CC) $(WASI_LDFLAGS) $^ -o $@ $(WASI_LDLIBS)
+
 .PHONY: wasi test-wasi
-wasi: build/pinfer.wasm
+wasi: build/pinfer.wasm build/pinfer-relaxed.wasm
 
 # Needs python3 with the wasmtime package (pip install wasmtime) and Node 20 or later.
-test-wasi: build/pinfer build/gen_model build/pinfer.wasm build/wasi/run_tests.wasm
+test-wasi: build/pinfer build/gen_model build/pinfer.wasm build/wasi/run_tests.wasm build/pinfer-relaxed.wasm \
+           build/wasi-relaxed/run_tests.wasm
 	sh tests/wasi.sh
 
 # arm64: the CLI and the test runner cross-compiled for aarch64 Linux and

@@ -3,7 +3,8 @@
  *
  * On x86-64 the AVX2 and AVX-512 tables are compiled in (the Makefile builds
  * quant_avx2.c and quant_avx512.c only for x86-64 targets) and chosen through
- * CPUID. A wasm32 build with -msimd128 adds llm_kernels_wasm. An aarch64
+ * CPUID. A wasm32 build with -msimd128 adds llm_kernels_wasm, and one with
+ * -mrelaxed-simd also llm_kernels_wasm_relaxed. An aarch64
  * build adds llm_kernels_neon (quant_neon.c, built only for aarch64) with no
  * check, because NEON is part of the base architecture. On every other
  * target only llm_kernels_scalar exists.
@@ -57,6 +58,12 @@ int llm_kernels_supported(const llm_kernels **tables, int max_tables)
     /* A runtime without SIMD128 rejects the whole module when it loads, so no check is needed here. */
     if (n < max_tables)
         tables[n] = &llm_kernels_wasm;
+    n++;
+#endif
+#if defined(__wasm_relaxed_simd__)
+    /* A runtime without relaxed SIMD rejects this module (build/pinfer-relaxed.wasm) when it loads. */
+    if (n < max_tables)
+        tables[n] = &llm_kernels_wasm_relaxed;
     n++;
 #endif
 #if defined(__aarch64__)

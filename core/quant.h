@@ -88,6 +88,9 @@ extern const llm_kernels llm_kernels_avx512;
 /* wasm32 with SIMD128 only (quant_wasm.c, built by make wasi). */
 extern const llm_kernels llm_kernels_wasm;
 
+/* wasm32 with SIMD128 and relaxed SIMD only (quant_wasm.c built with -mrelaxed-simd). */
+extern const llm_kernels llm_kernels_wasm_relaxed;
+
 /* aarch64 only: NEON, which every aarch64 CPU has (quant_neon.c). */
 extern const llm_kernels llm_kernels_neon;
 
@@ -109,7 +112,7 @@ int llm_kernels_supported(const llm_kernels **tables, int max_tables);
 /* Returns the fastest table this CPU can run (llm_kernels_scalar off x86-64, aarch64 and wasm32 SIMD128). */
 const llm_kernels *llm_kernels_best(void);
 
-/* Returns the table named name ("scalar", "avx2", "avx512", "wasm-simd128", "neon"), or NULL when the name is unknown or this CPU lacks it. */
+/* Returns the table named name ("scalar", "avx2", "avx512", "wasm-simd128", "wasm-relaxed-simd", "neon"), or NULL when the name is unknown or this CPU lacks it. */
 const llm_kernels *llm_kernels_by_name(const char *name);
 
 /* IEEE half and bfloat16 conversions (round to nearest even). */

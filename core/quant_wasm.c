@@ -807,10 +807,221 @@ FORWARD_DOT(q5_1_dot_q8_1_scalar, LLM_TYPE_Q5_1)
 FORWARD_DOT(q2k_dot_q8k_scalar, LLM_TYPE_Q2_K)
 FORWARD_DOT(iq4nl_dot_q8_0_scalar, LLM_TYPE_IQ4_NL)
 
+#if defined(__wasm_relaxed_simd__)
+/* ---------------------------------------------- relaxed SIMD dot products */
+
+/*
+ * The table llm_kernels_wasm_relaxed ("wasm-relaxed-simd"), built only with
+ * -mrelaxed-simd, because a runtime without relaxed SIMD rejects any module
+ * that contains one of its instructions. Its Q3_K, Q4_K, Q5_K and Q6_K dots
+ * multiply with i16x8.relaxed_dot_i8x16_i7x16_s, one PMADDUBSW on x86-64,
+ * in place of widening both operands to 16 bits. That instruction's result
+ * is implementation-defined only when a lane of its second operand is above
+ * 127; the unsigned quants u are at most 63, so every runtime returns the
+ * exact sums, and the table keeps the bit-identical promise of
+ * llm_kernels_wasm. Its other entries are those of llm_kernels_wasm.
+ */
+
+/* Byte indices that copy int16 lane i to all 8 lanes. */
+static const uint8_t broadcast_i16_index[8][16] = {
+    {0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1},
+    {2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3},
+    {4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5},
+    {6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7},
+    {8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9},
+    {10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11},
+    {12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13},
+    {14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15},
+};
+
+/* Returns int16 lane `lane` of v in all 8 lanes, one PSHUFB. */
+static inline v128_t broadcast_i16(v128_t v, int lane)
+{
+    return wasm_i8x16_relaxed_swizzle(v, wasm_v128_load(broadcast_i16_index[lane]));
+}
+
+/* Returns the sums of adjacent products of the 16 signed bytes at y and the 16 bytes of u (each below 128), as 8 int16. */
+static inline v128_t dot_pairs_relaxed(v128_t u, const int8_t *y)
+{
+    return wasm_i16x8_relaxed_dot_i8x16_i7x16(wasm_v128_load(y), u);
+}
+
+/* Returns acc + scale * dot(u, 16 bytes at y), scale being int16 lane `lane` of scales. */
+static inline v128_t add_scaled_dot_relaxed(v128_t acc, v128_t u, const int8_t *y, v128_t scales, int lane)
+{
+    return wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(dot_pairs_relaxed(u, y), broadcast_i16(scales, lane)));
+}
+
+/* Q3_K block as q3k_block_sum, with the quant layout described there. */
+static inline int32_t q3k_block_sum_relaxed(const block_q3k *w, const block_q8k *x)
+{
+    const v128_t two_bits = wasm_i8x16_splat(3), bit2 = wasm_i8x16_splat(4);
+    v128_t sc = q3k_scales(w->scales);
+    v128_t sc16[2];
+    v128_t acc = wasm_i32x4_neg(wasm_i32x4_shl(scaled_bsums(sc, x->bsums), 2));
+    v128_t planes0 = wasm_v128_load(w->qs), planes1 = wasm_v128_load(w->qs + 16);
+    v128_t hmask0 = wasm_v128_load(w->hmask), hmask1 = wasm_v128_load(w->hmask + 16);
+    int j;
+
+    sc16[0] = wasm_i16x8_extend_low_i8x16(sc);
+    sc16[1] = wasm_i16x8_extend_high_i8x16(sc);
+    for (j = 0; j < 8; j++) {
+        v128_t u0 = wasm_v128_or(wasm_v128_and(planes0, two_bits), wasm_v128_and(wasm_i16x8_shl(hmask0, 2), bit2));
+        v128_t u1 = wasm_v128_or(wasm_v128_and(planes1, two_bits), wasm_v128_and(wasm_i16x8_shl(hmask1, 2), bit2));
+
+        acc = add_scaled_dot_relaxed(acc, u0, x->qs + 32 * j, sc16[j / 4], 2 * j % 8);
+        acc = add_scaled_dot_relaxed(acc, u1, x->qs + 32 * j + 16, sc16[j / 4], 2 * j % 8 + 1);
+        if (j == 3) {
+            planes0 = wasm_v128_load(w->qs + 32);
+            planes1 = wasm_v128_load(w->qs + 48);
+        } else {
+            planes0 = wasm_u16x8_shr(planes0, 2);
+            planes1 = wasm_u16x8_shr(planes1, 2);
+        }
+        hmask0 = wasm_u16x8_shr(hmask0, 1);
+        hmask1 = wasm_u16x8_shr(hmask1, 1);
+    }
+    return sum_i32x4(acc);
+}
+
+static float q3k_dot_q8k_relaxed(int64_t n, const void *weights, const void *acts)
+{
+    const block_q3k *w = weights;
+    const block_q8k *x = acts;
+    float sum = 0.0f;
+    int64_t ib;
+
+    for (ib = 0; ib < n / QK_K; ib++)
+        sum += half_to_float(w[ib].d) * x[ib].d * q3k_block_sum_relaxed(&w[ib], &x[ib]);
+    return sum;
+}
+
+/*
+ * Q4_K and Q5_K block as q4k_q5k_block_sum, with the quant layout described
+ * there. The int16 pair sums of the two halves of a sub-block of 32 are
+ * added before the scale multiply; they stay below 2 * 2 * 31 * 128 = 15872.
+ */
+static inline int32_t q4k_q5k_block_sum_relaxed(const uint8_t qs[QK_K / 2], const uint8_t *qh, v128_t scales_mins,
+                                                const block_q8k *x)
+{
+    const v128_t nibble = wasm_i8x16_splat(0x0F), bit4 = wasm_i8x16_splat(0x10);
+    v128_t scales = wasm_u16x8_extend_low_u8x16(scales_mins);
+    v128_t acc = wasm_i32x4_splat(0), high_bits0 = wasm_i32x4_splat(0), high_bits1 = wasm_i32x4_splat(0);
+    int c;
+
+    if (qh) {
+        high_bits0 = wasm_v128_load(qh);
+        high_bits1 = wasm_v128_load(qh + 16);
+    }
+    /* Unrolled, this loop spills registers under wasmtime 51 and ran 10 % slower on rows of 8192 weights. */
+#pragma clang loop unroll(disable)
+    for (c = 0; c < 4; c++) {
+        const int8_t *y = x->qs + 64 * c;
+        v128_t bytes0 = wasm_v128_load(qs + 32 * c), bytes1 = wasm_v128_load(qs + 32 * c + 16);
+        v128_t low0 = wasm_v128_and(bytes0, nibble), low1 = wasm_v128_and(bytes1, nibble);
+        v128_t high0 = wasm_v128_and(wasm_u16x8_shr(bytes0, 4), nibble);
+        v128_t high1 = wasm_v128_and(wasm_u16x8_shr(bytes1, 4), nibble);
+        v128_t pairs_low, pairs_high;
+
+        if (qh) {
+            low0 = wasm_v128_or(low0, wasm_v128_and(wasm_i16x8_shl(high_bits0, 4), bit4));
+            low1 = wasm_v128_or(low1, wasm_v128_and(wasm_i16x8_shl(high_bits1, 4), bit4));
+            high0 = wasm_v128_or(high0, wasm_v128_and(wasm_i16x8_shl(high_bits0, 3), bit4));
+            high1 = wasm_v128_or(high1, wasm_v128_and(wasm_i16x8_shl(high_bits1, 3), bit4));
+            high_bits0 = wasm_u16x8_shr(high_bits0, 2);
+            high_bits1 = wasm_u16x8_shr(high_bits1, 2);
+        }
+        pairs_low = wasm_i16x8_add(dot_pairs_relaxed(low0, y), dot_pairs_relaxed(low1, y + 16));
+        pairs_high = wasm_i16x8_add(dot_pairs_relaxed(high0, y + 32), dot_pairs_relaxed(high1, y + 48));
+        acc = wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(pairs_low, broadcast_i16(scales, 2 * c)));
+        acc = wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(pairs_high, broadcast_i16(scales, 2 * c + 1)));
+    }
+    return sum_i32x4(acc);
+}
+
+static float q4k_dot_q8k_relaxed(int64_t n, const void *weights, const void *acts)
+{
+    const block_q4k *w = weights;
+    const block_q8k *x = acts;
+    float sum = 0.0f;
+    int64_t ib;
+
+    for (ib = 0; ib < n / QK_K; ib++) {
+        v128_t scales_mins = q4k_scales_mins(w[ib].scales);
+        int32_t sum_q = q4k_q5k_block_sum_relaxed(w[ib].qs, NULL, scales_mins, &x[ib]);
+        int32_t sum_min = sum_i32x4(min_bsums(scales_mins, x[ib].bsums));
+
+        sum += half_to_float(w[ib].d) * x[ib].d * sum_q - half_to_float(w[ib].dmin) * x[ib].d * sum_min;
+    }
+    return sum;
+}
+
+static float q5k_dot_q8k_relaxed(int64_t n, const void *weights, const void *acts)
+{
+    const block_q5k *w = weights;
+    const block_q8k *x = acts;
+    float sum = 0.0f;
+    int64_t ib;
+
+    for (ib = 0; ib < n / QK_K; ib++) {
+        v128_t scales_mins = q4k_scales_mins(w[ib].scales);
+        int32_t sum_q = q4k_q5k_block_sum_relaxed(w[ib].qs, w[ib].qh, scales_mins, &x[ib]);
+        int32_t sum_min = sum_i32x4(min_bsums(scales_mins, x[ib].bsums));
+
+        sum += half_to_float(w[ib].d) * x[ib].d * sum_q - half_to_float(w[ib].dmin) * x[ib].d * sum_min;
+    }
+    return sum;
+}
+
+/* Q6_K block as q6k_block_sum, with the quant layout described there. */
+static inline int32_t q6k_block_sum_relaxed(const block_q6k *w, const block_q8k *x)
+{
+    const v128_t nibble = wasm_i8x16_splat(0x0F);
+    v128_t sc = wasm_v128_load(w->scales);
+    v128_t acc = wasm_i32x4_neg(wasm_i32x4_shl(scaled_bsums(sc, x->bsums), 5));
+    int h;
+
+    for (h = 0; h < 2; h++) {
+        const uint8_t *ql = w->ql + 64 * h, *qh = w->qh + 32 * h;
+        const int8_t *y = x->qs + 128 * h;
+        v128_t sc16 = h == 0 ? wasm_i16x8_extend_low_i8x16(sc) : wasm_i16x8_extend_high_i8x16(sc);
+        v128_t a0 = wasm_v128_load(ql), a1 = wasm_v128_load(ql + 16);
+        v128_t b0 = wasm_v128_load(ql + 32), b1 = wasm_v128_load(ql + 48);
+        v128_t qh0 = wasm_v128_load(qh), qh1 = wasm_v128_load(qh + 16);
+
+        acc = add_scaled_dot_relaxed(acc, wasm_v128_or(wasm_v128_and(a0, nibble), q6k_high_bits(qh0, 0)), y, sc16, 0);
+        acc = add_scaled_dot_relaxed(acc, wasm_v128_or(wasm_v128_and(a1, nibble), q6k_high_bits(qh1, 0)), y + 16, sc16, 1);
+        acc = add_scaled_dot_relaxed(acc, wasm_v128_or(wasm_v128_and(b0, nibble), q6k_high_bits(qh0, 1)), y + 32, sc16, 2);
+        acc = add_scaled_dot_relaxed(acc, wasm_v128_or(wasm_v128_and(b1, nibble), q6k_high_bits(qh1, 1)), y + 48, sc16, 3);
+        acc = add_scaled_dot_relaxed(acc, wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(a0, 4), nibble), q6k_high_bits(qh0, 2)),
+                                     y + 64, sc16, 4);
+        acc = add_scaled_dot_relaxed(acc, wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(a1, 4), nibble), q6k_high_bits(qh1, 2)),
+                                     y + 80, sc16, 5);
+        acc = add_scaled_dot_relaxed(acc, wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(b0, 4), nibble), q6k_high_bits(qh0, 3)),
+                                     y + 96, sc16, 6);
+        acc = add_scaled_dot_relaxed(acc, wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(b1, 4), nibble), q6k_high_bits(qh1, 3)),
+                                     y + 112, sc16, 7);
+    }
+    return sum_i32x4(acc);
+}
+
+static float q6k_dot_q8k_relaxed(int64_t n, const void *weights, const void *acts)
+{
+    const block_q6k *w = weights;
+    const block_q8k *x = acts;
+    float sum = 0.0f;
+    int64_t ib;
+
+    for (ib = 0; ib < n / QK_K; ib++)
+        sum += half_to_float(w[ib].d) * x[ib].d * q6k_block_sum_relaxed(&w[ib], &x[ib]);
+    return sum;
+}
+
+#endif
 
 /* ---------------------------------------------------------------- tables */
 
-/* The entries of llm_kernels_wasm, as macros so that a second table can share them. */
+/* The entries that llm_kernels_wasm and llm_kernels_wasm_relaxed share. */
 #define WASM_DEQUANTIZERS                                \
     {                                                    \
         [LLM_TYPE_F32] = f32_dequantize_scalar,          \
@@ -869,3 +1080,19 @@ const llm_kernels llm_kernels_wasm = {
     },
     WASM_TILES,
 };
+
+#if defined(__wasm_relaxed_simd__)
+const llm_kernels llm_kernels_wasm_relaxed = {
+    "wasm-relaxed-simd",
+    WASM_DEQUANTIZERS,
+    WASM_QUANTIZERS,
+    {
+        WASM_DOTS_BUT_K_QUANTS,
+        [LLM_TYPE_Q3_K] = q3k_dot_q8k_relaxed,
+        [LLM_TYPE_Q4_K] = q4k_dot_q8k_relaxed,
+        [LLM_TYPE_Q5_K] = q5k_dot_q8k_relaxed,
+        [LLM_TYPE_Q6_K] = q6k_dot_q8k_relaxed,
+    },
+    WASM_TILES,
+};
+#endif

@@ -1,6 +1,8 @@
 #!/bin/sh
 # Tests the WASI build: build/pinfer.wasm under wasmtime (the PyPI package,
 # through wasi/run_wasmtime.py) and under Node's node:wasi (wasi/run_node.mjs).
+# build/pinfer-relaxed.wasm, the same CLI with the wasm-relaxed-simd kernels,
+# runs the reference generations and the unit suites too.
 #
 #   - every reference generation: stdout byte for byte and the statistics
 #     lines (timings masked) equal those of the native $PINFER_CLI;
@@ -10,7 +12,8 @@
 #     writes once into build/wasi): exit status 1 and one line naming the
 #     numbers, and the -c it suggests runs;
 #   - build/wasi/run_tests.wasm, the unit suites built for wasm32-wasi,
-#     which include the wasm-simd128 kernels against the scalar reference.
+#     which include the wasm-simd128 kernels against the scalar reference,
+#     and build/wasi-relaxed/run_tests.wasm, which adds wasm-relaxed-simd.
 #
 # Prints failures and one summary line per part, and ends with
 # "N passed, N failed". Run from the repository root (make test-wasi).
@@ -19,7 +22,9 @@ set -u
 SHARED=$(cd "${PINFER_SHARED:-../shared}" && pwd) || exit 1
 NATIVE=${PINFER_CLI:-build/pinfer}
 WASM=build/pinfer.wasm
+WASM_RELAXED=build/pinfer-relaxed.wasm
 TESTS_WASM=build/wasi/run_tests.wasm
+TESTS_WASM_RELAXED=build/wasi-relaxed/run_tests.wasm
 passed=0
 failed=0
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pinfer-wasi.XXXXXX") || exit 1
@@ -63,7 +68,7 @@ if node -e 'require("node:wasi")' 2>/dev/null; then
 else
     check "node present" 1 "node with node:wasi is missing (Node 20 or later)"
 fi
-for f in "$NATIVE" "$WASM" "$TESTS_WASM"; do
+for f in "$NATIVE" "$WASM" "$TESTS_WASM" "$WASM_RELAXED" "$TESTS_WASM_RELAXED"; do
     if [ ! -f "$f" ]; then
         check "build present" 1 "$f is missing (make test-wasi builds it)"
         runtimes=""
@@ -92,18 +97,21 @@ while read -r case_name n_predict; do
     native_status=$?
     mask_stats "$tmp/native.err" >"$tmp/native.stats"
     for runtime in $runtimes; do
-        run_in "$runtime" --dir "$SHARED" "$WASM" "$@" >"$tmp/wasm.out" 2>"$tmp/wasm.err"
-        status=$?
-        mask_stats "$tmp/wasm.err" >"$tmp/wasm.stats"
-        cmp -s "$tmp/native.out" "$tmp/wasm.out" && [ "$status" -eq "$native_status" ]
-        check "$runtime $case_name stdout" $? \
-            "exit $status (native $native_status), stdout '$(head -c 200 "$tmp/wasm.out")', native '$(head -c 200 "$tmp/native.out")'"
-        cmp -s "$tmp/native.stats" "$tmp/wasm.stats"
-        check "$runtime $case_name stats" $? "$(diff "$tmp/native.stats" "$tmp/wasm.stats" | head -n 6)"
+        for module in "$WASM" "$WASM_RELAXED"; do
+            label="$runtime $(basename "$module")"
+            run_in "$runtime" --dir "$SHARED" "$module" "$@" >"$tmp/wasm.out" 2>"$tmp/wasm.err"
+            status=$?
+            mask_stats "$tmp/wasm.err" >"$tmp/wasm.stats"
+            cmp -s "$tmp/native.out" "$tmp/wasm.out" && [ "$status" -eq "$native_status" ]
+            check "$label $case_name stdout" $? \
+                "exit $status (native $native_status), stdout '$(head -c 200 "$tmp/wasm.out")', native '$(head -c 200 "$tmp/native.out")'"
+            cmp -s "$tmp/native.stats" "$tmp/wasm.stats"
+            check "$label $case_name stats" $? "$(diff "$tmp/native.stats" "$tmp/wasm.stats" | head -n 6)"
+        done
     done
     n_cases=$((n_cases + 1))
 done <"$tmp/cases"
-echo "# reference generations: $n_cases cases under [$runtimes ], $((failed - before)) checks failed"
+echo "# reference generations: $n_cases cases under [$runtimes ] with both modules, $((failed - before)) checks failed"
 
 # ----------------------------------------------------- flags and errors
 before=$failed
@@ -196,21 +204,23 @@ echo "# flags and errors under [$runtimes ]: $((failed - before)) checks failed"
 
 # ------------------------------------------------- unit suites as wasm
 for runtime in $runtimes; do
-    run_in "$runtime" --dir "$SHARED::/shared" --env PINFER_SHARED=/shared "$TESTS_WASM" \
-        gguf quant kernels model vocab sampler >"$tmp/units.log" 2>&1
-    status=$?
-    grep -E '^(FAIL|# kernel tables)' "$tmp/units.log"
-    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$tmp/units.log" | tail -n 1)
-    if [ -z "$line" ]; then
-        tail -n 5 "$tmp/units.log"
-        check "$runtime run_tests.wasm" 1 "the runner stopped before its summary (exit status $status)"
-        continue
-    fi
-    echo "# run_tests.wasm under $runtime: $line"
-    passed=$((passed + $(echo "$line" | cut -d' ' -f1)))
-    failed=$((failed + $(echo "$line" | cut -d' ' -f3)))
-    [ "$status" -eq 0 ] || [ "$(echo "$line" | cut -d' ' -f3)" -ne 0 ] ||
-        check "$runtime run_tests.wasm exit" 1 "exit status $status with no failed check"
+    for runner in "$TESTS_WASM" "$TESTS_WASM_RELAXED"; do
+        run_in "$runtime" --dir "$SHARED::/shared" --env PINFER_SHARED=/shared "$runner" \
+            gguf quant kernels model vocab sampler >"$tmp/units.log" 2>&1
+        status=$?
+        grep -E '^(FAIL|# kernel tables)' "$tmp/units.log"
+        line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$tmp/units.log" | tail -n 1)
+        if [ -z "$line" ]; then
+            tail -n 5 "$tmp/units.log"
+            check "$runtime $runner" 1 "the runner stopped before its summary (exit status $status)"
+            continue
+        fi
+        echo "# $runner under $runtime: $line"
+        passed=$((passed + $(echo "$line" | cut -d' ' -f1)))
+        failed=$((failed + $(echo "$line" | cut -d' ' -f3)))
+        [ "$status" -eq 0 ] || [ "$(echo "$line" | cut -d' ' -f3)" -ne 0 ] ||
+            check "$runtime $runner exit" 1 "exit status $status with no failed check"
+    done
 done
 
 echo "$passed passed, $failed failed"

@@ -23,6 +23,24 @@ import v8 from 'node:v8';
 // marking off, none did.
 v8.setFlagsFromString('--no-incremental-marking');
 
+// Node 20 (V8 11.3) has relaxed SIMD behind --experimental-wasm-relaxed-simd,
+// which build/pinfer-relaxed.wasm needs; V8 11.4 and later turn it on by
+// default. The flag is set only when this module, one function with one
+// i8x16.relaxed_swizzle, fails to validate, so that a later Node is never
+// passed a flag it may have dropped.
+const RELAXED_SIMD_PROBE = new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
+    0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // type section: () -> v128
+    0x03, 0x02, 0x01, 0x00, // function section: one function of type 0
+    0x0a, 0x2b, 0x01, 0x29, 0x00, // code section: one body of 41 bytes, no locals
+    0xfd, 0x0c, ...new Array(16).fill(0), // v128.const 0
+    0xfd, 0x0c, ...new Array(16).fill(0), // v128.const 0
+    0xfd, 0x80, 0x02, // i8x16.relaxed_swizzle
+    0x0b, // end
+]);
+if (!WebAssembly.validate(RELAXED_SIMD_PROBE))
+    v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+
 const USAGE = 'usage: node run_node.mjs [--dir HOST[::GUEST]] [--env NAME=VALUE]... MODULE.wasm [ARG]...';
 
 function parseArgs(argv) {

@@ -49,6 +49,10 @@ def parse_args(argv):
 def run(dirs, env, module_path, args):
     config = wasmtime.Config()
     config.cache = True  # compiled code is kept in wasmtime's cache directory, so later runs skip Cranelift
+    # wasmtime's default level, set here so that timings never depend on the package's default.
+    config.cranelift_opt_level = "speed"
+    # wasmtime 51 enables relaxed SIMD by default too, and build/pinfer-relaxed.wasm needs it.
+    config.wasm_relaxed_simd = True
     engine = wasmtime.Engine(config)
     store = wasmtime.Store(engine)
     try:
