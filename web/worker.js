@@ -3,7 +3,8 @@
 // The page never touches wasm memory: it talks to this worker only through
 // the messages listed in pinfer.js. On "load" the worker starts the threaded
 // build (pinfer-mt.js, Emscripten pthreads) when the page is cross-origin
-// isolated, and the single-threaded one (pinfer-st.js) otherwise. It checks
+// isolated and more than one thread is wanted, and the single-threaded one
+// (pinfer-st.js) otherwise. It checks
 // the model from its first bytes, then streams the file into one buffer in
 // wasm memory chunk by chunk, so no JS ArrayBuffer ever holds the whole
 // model. Generation runs one token per engine call and yields to the event
@@ -63,8 +64,8 @@ function yieldToEvents() {
 
 // Creates the engine; Pinfer.load starts a new worker for each model, so this runs once per worker.
 async function startEngine(threads) {
-  const isolated = self.crossOriginIsolated === true;
-  const want = isolated ? 'pinfer-mt' : 'pinfer-st';
+  // One thread needs no pthreads; the threaded build would also wait forever for an empty pool to load.
+  const want = threads > 1 ? 'pinfer-mt' : 'pinfer-st';
   if (M) throw new Error('this worker has already loaded a model; start a new worker');
   const base = new URL('./', self.location.href).href;
   importScripts(base + want + '.js');

@@ -199,6 +199,18 @@ async function testIsolated(browser, url) {
   check(api.text === santa.text, 'Llama 3 vocabulary model through the API equals the reference',
     JSON.stringify({ got: api.text, want: santa.text }));
   check(api.info.n_ctx === 256 && api.stats.threads === 2, 'API options nCtx and threads', JSON.stringify(api.info));
+
+  // One thread on an isolated page runs the single-threaded build.
+  const one = await page.evaluate(async (model) => {
+    const { Pinfer } = await import('./pinfer.js');
+    const llm = await Pinfer.load(model, { threads: 1 });
+    let text = '';
+    for await (const piece of llm.generate('Once upon a time', { maxTokens: 48, temperature: 0 })) text += piece;
+    await llm.unload();
+    return { threads: llm.info.threads, text };
+  }, 'models/' + STORIES + '.gguf');
+  check(one.threads === 1 && one.text === reference(STORIES, 'story-once').text, 'isolated page with one thread',
+    JSON.stringify(one));
   check(/unloaded/.test(api.afterUnload), 'generate after unload rejects', api.afterUnload);
   await page.close();
 }
@@ -217,6 +229,21 @@ async function testOver2GiB(browser, url, models) {
   const native = spawnSync(path.join(repo, 'build', 'pinfer'), ['-m', model, '-p', prompt, '-n', '4', '-c', '64',
     '--temp', '0', '--kernels', 'scalar', '--no-display-prompt'], { encoding: 'utf8' });
   const page = await openPage(browser, url);
+
+  // Its full training context needs a KV cache of 14 GiB: rejected from the header, before any download.
+  const big = await page.evaluate(async () => {
+    const { Pinfer } = await import('./pinfer.js');
+    let progressEvents = 0;
+    try {
+      await Pinfer.load('models/llama-3b-Q8_0.gguf', { nCtx: 131072, onProgress: () => progressEvents++ });
+      return { progressEvents, error: '' };
+    } catch (e) {
+      return { progressEvents, error: e.message };
+    }
+  });
+  check(/a context of 131072 tokens \(\d+\.\d MiB\) need/.test(big.error) && big.progressEvents === 0,
+    'over 2 GiB: a context too big is rejected before the download', JSON.stringify(big));
+
   const r = await page.evaluate(async (text) => {
     const { Pinfer } = await import('./pinfer.js');
     try {
