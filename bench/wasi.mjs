@@ -44,11 +44,12 @@ function run(label, command, args) {
     const kernels = /kernels (\S+),/.exec(r.stderr);
     if (!stats)
         throw new Error(`${label} printed no prompt statistics:\n${r.stderr}`);
+    // The rates come from the token counts and milliseconds, which carry more digits than the printed tok/s.
     return {
         label,
         kernels: kernels ? kernels[1] : null,
-        prompt_tokens: Number(stats[1]), prompt_tok_s: Number(stats[3]),
-        gen_tokens: Number(stats[4]), gen_tok_s: Number(stats[6]),
+        prompt_tokens: Number(stats[1]), prompt_tok_s: (1000 * Number(stats[1])) / Number(stats[2]),
+        gen_tokens: Number(stats[4]), gen_tok_s: (1000 * Number(stats[4])) / Number(stats[5]),
     };
 }
 
