@@ -50,9 +50,11 @@ function send(res, status, headers, body) {
   res.end(body);
 }
 
-export function createServer({ root, models, isolation = true, log = () => {} }) {
+// mounts maps URL prefixes that end in '/' (such as '/extra/') to more folders to serve.
+export function createServer({ root, models, mounts = {}, isolation = true, log = () => {} }) {
   root = path.resolve(root);
   models = models ? path.resolve(models) : null;
+  const mounted = Object.entries(mounts).map(([prefix, dir]) => [prefix, path.resolve(dir)]);
   return http.createServer((req, res) => {
     const headers = { 'Cache-Control': 'no-cache', 'Cross-Origin-Resource-Policy': 'same-origin' };
     if (isolation) {
@@ -71,10 +73,14 @@ export function createServer({ root, models, isolation = true, log = () => {} })
       return;
     }
     let file;
-    if (urlPath.startsWith('/models/')) {
+    const page = urlPath.endsWith('/') ? urlPath + 'index.html' : urlPath;
+    const mount = mounted.find(([prefix]) => urlPath.startsWith(prefix));
+    if (mount) {
+      file = inside(mount[1], page.slice(mount[0].length - 1));
+    } else if (urlPath.startsWith('/models/')) {
       file = models ? inside(models, urlPath.slice('/models'.length)) : null;
     } else {
-      file = inside(root, urlPath.endsWith('/') ? urlPath + 'index.html' : urlPath);
+      file = inside(root, page);
     }
     let stat = null;
     try {
