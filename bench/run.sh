@@ -5,7 +5,9 @@
 # into $PINFER_BENCH_NODE (build/bench-node), then runs bench/bench.mjs,
 # which writes build/bench.json and prints the table for BENCH.md. Last,
 # bench/wasi.mjs compares pinfer.wasm under wasmtime with the native pinfer
-# on the 1B model (build/bench-wasi.json).
+# on the 1B model (build/bench-wasi.json), and bench/web.mjs compares
+# pinfer's browser build with wllama in Debian's Chromium on the 1B model
+# (build/bench-web.json).
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -53,4 +55,25 @@ if python3 -c 'import wasmtime' 2>/dev/null; then
     PINFER_BENCH_CACHE=$cache node bench/wasi.mjs
 else
     echo "bench: skipping pinfer.wasm, because python3 cannot import wasmtime (pip install wasmtime)" >&2
+fi
+
+# pinfer's browser build (make web) against wllama in headless Chromium on the 1B model, 1 and 2
+# threads. @wllama/wllama 3.8.1 ships its wasm prebuilt and has no install scripts. The flags are
+# those of the install above, so npm runs no script of any package in the prefix and leaves
+# node-llama-cpp's optional builds out. playwright-core is the version that tests/web/run.sh
+# uses, and it drives the installed Chromium without downloading a browser.
+wllama_version=3.8.1
+playwright_version=1.65.2
+chromium=${PINFER_CHROMIUM:-/usr/bin/chromium}
+if [ ! -f build/web/pinfer-mt.js ]; then
+    echo "bench: skipping the browser comparison, because build/web/pinfer-mt.js is missing (make web)" >&2
+elif [ ! -x "$chromium" ]; then
+    echo "bench: skipping the browser comparison, because $chromium is missing (apt-get install chromium, or set PINFER_CHROMIUM)" >&2
+else
+    if ! grep -qs "\"version\": \"$wllama_version\"" "$node_prefix/node_modules/@wllama/wllama/package.json" ||
+        ! grep -qs "\"version\": \"$playwright_version\"" "$node_prefix/node_modules/playwright-core/package.json"; then
+        npm install --prefix "$node_prefix" --no-audit --no-fund --ignore-scripts --omit=optional \
+            "@wllama/wllama@$wllama_version" "playwright-core@$playwright_version"
+    fi
+    PINFER_BENCH_CACHE=$cache PINFER_BENCH_NODE=$node_prefix PINFER_CHROMIUM=$chromium node bench/web.mjs
 fi
