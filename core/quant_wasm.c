@@ -703,33 +703,85 @@ static const block_q8k *act_block(const void *acts, size_t act_stride, int j, in
     return (const block_q8k *)((const uint8_t *)acts + (size_t)j * act_stride) + ib;
 }
 
-/* Runs the body of every tile kernel. has_mins selects the Q4_K and Q5_K float step. */
+#define TILE_ROWS 4 /* rows whose decoded blocks share each load of a token's activations */
+
+/*
+ * Stores sum_i b[g].scaled[i] * y[i] of each of the TILE_ROWS blocks in
+ * sums[g], exact. Each 8 activations are widened once for all the rows.
+ */
+static inline void dot_scaled_blocks(const scaled_block b[TILE_ROWS], const int8_t y[QK_K], int32_t sums[TILE_ROWS])
+{
+    v128_t acc[TILE_ROWS];
+    int i, g;
+
+    for (g = 0; g < TILE_ROWS; g++)
+        acc[g] = wasm_i32x4_splat(0);
+    for (i = 0; i < QK_K; i += 16) {
+        v128_t y_low = wasm_i16x8_load8x8(y + i), y_high = wasm_i16x8_load8x8(y + i + 8);
+        for (g = 0; g < TILE_ROWS; g++) {
+            v128_t low = wasm_i32x4_dot_i16x8(wasm_v128_load(b[g].scaled + i), y_low);
+            v128_t high = wasm_i32x4_dot_i16x8(wasm_v128_load(b[g].scaled + i + 8), y_high);
+            acc[g] = wasm_i32x4_add(acc[g], wasm_i32x4_add(low, high));
+        }
+    }
+    wasm_v128_store(sums, wasm_i32x4_add(wasm_i64x2_shuffle(interleave_sums(acc[0], acc[1]), interleave_sums(acc[2], acc[3]), 0, 2),
+                                         wasm_i64x2_shuffle(interleave_sums(acc[0], acc[1]), interleave_sums(acc[2], acc[3]), 1, 3)));
+}
+
+/* Returns sum_s mn[s] * (bsums[2s] + bsums[2s + 1]) for a decoded Q4_K or Q5_K block. */
+static inline int32_t scaled_block_min_sum(const scaled_block *b, const int16_t bsums[16])
+{
+    v128_t m = wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_v128_load(b->mins), wasm_v128_load(bsums)),
+                              wasm_i32x4_dot_i16x8(wasm_v128_load(b->mins + 8), wasm_v128_load(bsums + 8)));
+
+    return sum_i32x4(m);
+}
+
+/* Adds row block b's term for token block x to *o, in the float expression of the row dot. */
+static inline void add_block_term(float *o, const scaled_block *b, int has_mins, const block_q8k *x, int32_t sum_q)
+{
+    if (has_mins)
+        *o += b->d * x->d * sum_q - b->dmin * x->d * scaled_block_min_sum(b, x->bsums);
+    else
+        *o += b->d * x->d * sum_q;
+}
+
+/*
+ * Runs the body of every tile kernel: rows in groups of TILE_ROWS, whose
+ * decoded blocks go through each token together, and the rows left over one
+ * at a time. has_mins selects the Q4_K and Q5_K float step.
+ */
 static void dot_tile_scaled(decode_block_fn decode, size_t block_bytes, int has_mins, int64_t n, const void *weights,
                             size_t row_bytes, int n_rows, const void *acts, size_t act_stride, int n_tokens, float *out,
                             size_t out_stride)
 {
-    scaled_block b;
+    scaled_block b[TILE_ROWS];
+    int32_t sums[TILE_ROWS];
     int64_t ib;
-    int r, j;
+    int r0, g, j;
 
-    for (r = 0; r < n_rows; r++) {
-        const uint8_t *row = (const uint8_t *)weights + (size_t)r * row_bytes;
+    for (r0 = 0; r0 < n_rows; r0 += TILE_ROWS) {
+        int n_group = n_rows - r0 < TILE_ROWS ? n_rows - r0 : TILE_ROWS;
+        const uint8_t *group = (const uint8_t *)weights + (size_t)r0 * row_bytes;
 
-        for (j = 0; j < n_tokens; j++)
-            out[(size_t)j * out_stride + r] = 0.0f;
+        for (j = 0; j < n_tokens; j++) {
+            for (g = 0; g < n_group; g++)
+                out[(size_t)j * out_stride + r0 + g] = 0.0f;
+        }
         for (ib = 0; ib < n / QK_K; ib++) {
-            decode(row + (size_t)ib * block_bytes, &b);
+            for (g = 0; g < n_group; g++)
+                decode(group + (size_t)g * row_bytes + (size_t)ib * block_bytes, &b[g]);
             for (j = 0; j < n_tokens; j++) {
                 const block_q8k *x = act_block(acts, act_stride, j, ib);
-                float *o = &out[(size_t)j * out_stride + r];
-                int32_t sum_q = dot_scaled_block(b.scaled, x->qs);
+                float *o = &out[(size_t)j * out_stride + r0];
 
-                if (has_mins) {
-                    v128_t m = wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_v128_load(b.mins), wasm_v128_load(x->bsums)),
-                                              wasm_i32x4_dot_i16x8(wasm_v128_load(b.mins + 8), wasm_v128_load(x->bsums + 8)));
-                    *o += b.d * x->d * sum_q - b.dmin * x->d * sum_i32x4(m);
+                if (n_group == TILE_ROWS) {
+                    dot_scaled_blocks(b, x->qs, sums);
+                    for (g = 0; g < TILE_ROWS; g++)
+                        add_block_term(&o[g], &b[g], has_mins, x, sums[g]);
                 } else {
-                    *o += b.d * x->d * sum_q;
+                    for (g = 0; g < n_group; g++)
+                        add_block_term(&o[g], &b[g], has_mins, x, dot_scaled_block(b[g].scaled, x->qs));
                 }
             }
         }
