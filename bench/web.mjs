@@ -118,13 +118,15 @@ async function runWllamaInPage({ model, threads, nCtx, prompt, genTokens, warmup
 
         await request(warmup.prompt, warmup.tokens);
         const measured = await request(prompt, genTokens);
+        // predicted_ms spans predicted_n - 1 decodes, because the first token comes from the
+        // prompt's logits: this build reports predicted_per_token_ms as predicted_ms / (predicted_n - 1).
         const t = measured.timings || {};
         return {
             loadMs, threads: wllama.getNumThreads(), multithread: wllama.isMultithread(),
             nCtx: wllama.getLoadedContextInfo().n_ctx, nBatch: wllama.getLoadedContextInfo().n_batch,
             libllama: Wllama.getLibllamaVersion(),
             promptTokens: t.prompt_n, promptMs: t.prompt_ms, cachedTokens: t.cache_n,
-            genTokens: t.predicted_n, genMs: t.predicted_ms,
+            genTokens: t.predicted_n, genMs: t.predicted_ms, genMsPerDecode: t.predicted_per_token_ms,
             text: measured.text, wallMs: measured.wallMs, logs,
         };
     } catch (e) {
@@ -185,7 +187,7 @@ async function runEngine(browser, base, engine, threads, logLines) {
             RUN_TIMEOUT_MS);
         });
         const evaluation = page.evaluate(engine === "pinfer" ? runPinferInPage : runWllamaInPage, args);
-        evaluation.catch(() => {}); // after a time-out, closing the context rejects it once more
+        evaluation.catch(() => {}); // closing the context after a time-out rejects it with no one waiting
         const result = await Promise.race([evaluation, timeout]);
         for (const line of result.logs ?? [])
             logLines.push(`${label}: ${line}`);
@@ -221,6 +223,11 @@ function checkRun(run) {
         problems.push(`has a context of ${run.nCtx} tokens, expected ${N_CTX}`);
     if (run.cachedTokens)
         problems.push(`reused ${run.cachedTokens} cached prompt tokens, expected 0`);
+    const perDecodeMs = run.genMs / (run.genTokens - 1);
+    if (run.genMsPerDecode !== undefined && Math.abs(run.genMsPerDecode - perDecodeMs) > 0.01 * perDecodeMs) {
+        problems.push(`reports ${run.genMsPerDecode} ms per generated token, expected ${perDecodeMs} ms ` +
+            `(generate ms over ${run.genTokens - 1} decodes), so its timings cover other steps than assumed`);
+    }
     if (!(run.promptMs > 0 && run.genMs > 0))
         problems.push(`reported no timings (prompt ${run.promptMs} ms, generate ${run.genMs} ms)`);
     return problems;
