@@ -63,3 +63,4 @@ test-web: web
 # then runs the browser tests when Chromium is there as well.
 HAVE_EMCC := $(shell command -v $(EMCC) >/dev/null 2>&1 && echo yes)
 test: $(if $(HAVE_EMCC),web)
+bench: $(if $(HAVE_EMCC),web)

@@ -30,6 +30,17 @@ function heap() {
   return M.wasmMemory ? new Uint8Array(M.wasmMemory.buffer) : M.HEAPU8;
 }
 
+// Decodes the NUL-terminated text at ptr. Bytes that are not valid UTF-8 (a token may carry
+// them) become U+FFFD, as TextDecoder does; the copy is needed because TextDecoder rejects
+// views of shared memory.
+const decoder = new TextDecoder('utf-8');
+function textAt(ptr) {
+  const bytes = heap();
+  let end = ptr >>> 0;
+  while (bytes[end] !== 0) end++;
+  return decoder.decode(bytes.slice(ptr >>> 0, end));
+}
+
 function engineMessage() {
   return M.UTF8ToString(M._pf_message());
 }
@@ -246,7 +257,7 @@ async function generate(msg) {
     let reason = 'limit';
     while (maxTokens < 0 || n < maxTokens) {
       const status = M._pf_next();
-      const text = M.UTF8ToString(M._pf_text());
+      const text = textAt(M._pf_text());
       if (status < 0) throw new Error(engineMessage());
       if (text) post({ type: 'piece', id: msg.id, text });
       if (status === 0) {
@@ -261,7 +272,7 @@ async function generate(msg) {
       }
     }
     if (reason === 'limit' || reason === 'stopped') {
-      const rest = M.UTF8ToString(M._pf_finish());
+      const rest = textAt(M._pf_finish());
       if (rest) post({ type: 'piece', id: msg.id, text: rest });
     }
     const genMs = performance.now() - t1;
