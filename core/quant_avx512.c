@@ -617,12 +617,12 @@ static inline __m128 halves_to_floats_4(const uint8_t *const rows[4], size_t off
 }
 
 /*
- * Block sum of a Q3_K row against activations x, with x[k] the elements
- * 32k .. 32k + 31 in the low half and 128 + 32k .. 128 + 32k + 31 in the
- * high half. In that order the low 2 bits of vector k are bits 2k..2k + 1
- * of the 64 qs bytes as stored, and the high bit is bit k (low half) or
- * 4 + k (high half) of hmask. neg_bsums4 contains -4 * bsums, the
- * offset term of u = q + 4. Returns the sum spread over 16 lanes.
+ * Returns the block sum of a Q3_K row against activations x, spread over 16
+ * lanes. x[k] holds the elements 32k .. 32k + 31 in the low half and
+ * 128 + 32k .. 128 + 32k + 31 in the high half. In that order the low 2 bits
+ * of vector k are bits 2k..2k + 1 of the 64 qs bytes as stored, and the high
+ * bit is bit k (low half) or 4 + k (high half) of hmask. neg_bsums4 contains
+ * -4 * bsums, the offset term of u = q + 4.
  */
 static inline __attribute__((always_inline)) __m512i q3k_block_sum_split(const block_q3k *b, const __m512i x[4],
                                                                          __m256i neg_bsums4)
@@ -653,10 +653,10 @@ static inline __attribute__((always_inline)) __m512i q3k_block_sum_split(const b
 }
 
 /*
- * Block sums of a Q4_K or Q5_K row (Q5_K when has_qh) against x laid out as
- * in q5k_dot_q8k_avx512: x[v] holds the elements of sub-blocks 2v' and
- * 2v' + 2 that the nibbles of vector v cover (see q4k_scales32). Stores the
- * mins term's 8 partial sums in *mins.
+ * Returns the block sum of a Q4_K or Q5_K row (Q5_K when has_qh) against x,
+ * laid out as in q5k_dot_q8k_avx512. x[v] holds the elements of the two
+ * sub-blocks that the nibbles of vector v cover: (0, 2), (1, 3), (4, 6) and
+ * (5, 7) for v = 0..3. Stores the mins term's 8 partial sums in *mins.
  */
 static inline __attribute__((always_inline)) __m512i q4k_q5k_block_sum_split(const uint8_t *packed_scales,
                                                                              const uint8_t *qs, const uint8_t *qh,
@@ -699,9 +699,10 @@ static inline __attribute__((always_inline)) __m512i q4k_q5k_block_sum_split(con
 }
 
 /*
- * Block sum of a Q6_K row against the activation vectors x[v] = elements
- * 64v .. 64v + 63, laid out as in q6k_dot_q8k_avx512. neg_bsums contains
- * -bsums; the offset term of u = q + 32 is 32 * sum sc * (-bsums).
+ * Returns the block sum of a Q6_K row against the activation vectors
+ * x[v] = elements 64v .. 64v + 63, laid out as in q6k_dot_q8k_avx512.
+ * neg_bsums contains -bsums, so the offset term of u = q + 32 is
+ * 32 * sum sc * neg_bsums.
  */
 static inline __attribute__((always_inline)) __m512i q6k_block_sum(const block_q6k *b, const __m512i x[4],
                                                                    __m256i neg_bsums)
@@ -741,7 +742,7 @@ static inline __attribute__((always_inline)) void dot_4_rows(uint32_t type, size
 {
     const block_q8k *x = acts;
     int has_mins = type == LLM_TYPE_Q4_K || type == LLM_TYPE_Q5_K;
-    /* offset of d in a block; dmin follows d in Q4_K and Q5_K */
+    /* offset of d in a block (dmin follows it in Q4_K and Q5_K) */
     size_t d_offset = type == LLM_TYPE_Q3_K ? offsetof(block_q3k, d) : type == LLM_TYPE_Q6_K ? offsetof(block_q6k, d) : 0;
     __m128 sums = _mm_setzero_ps();
     int64_t ib;
