@@ -12,9 +12,10 @@
  *     Each super-block's integer sum is exact, and blocks are scaled and
  *     summed with the same float operations in the same order as the scalar
  *     code.
- *   - Q4_0, Q8_0 x Q8_0: the same exact integer sum per block, but the
- *     scaled blocks are summed in 8 float lanes, so only the float summation
- *     order differs.
+ *   - Q4_0 x Q8_0: bit-identical (one fused multiply-add per block, in order).
+ *   - Q8_0 x Q8_0: the same exact integer sum per block, but the scaled
+ *     blocks are summed in 8 float lanes, so only the float summation order
+ *     differs.
  *   - F32 x F32, F16 x F16: the same float products summed in double, in
  *     4 lanes.
  *   - Q8_K and Q8_0 quantizers: bit-identical output.
@@ -706,18 +707,19 @@ static float q4_0_dot_q8_0_avx2(int64_t n, const void *weights, const void *acts
     const block_q4_0 *w = weights;
     const block_q8_0 *x = acts;
     const __m256i low4 = _mm256_set1_epi8(0x0F), eight = _mm256_set1_epi8(8);
-    __m256 acc = _mm256_setzero_ps();
+    float sum = 0.0f;
     int64_t ib;
 
+    /* One fused multiply-add per block, in block order, as the scalar kernel sums. */
     for (ib = 0; ib < n / QK4_0; ib++) {
         __m128i packed = _mm_loadu_si128((const __m128i *)w[ib].qs);
         __m256i nibbles = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
         __m256i q = _mm256_sub_epi8(_mm256_and_si256(nibbles, low4), eight);
         __m256i xq = _mm256_loadu_si256((const __m256i *)x[ib].qs);
-        __m256 d = _mm256_set1_ps(half_to_float(w[ib].d) * half_to_float(x[ib].d));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8x32(q, xq)), acc);
+        float d = half_to_float(w[ib].d) * half_to_float(x[ib].d);
+        sum = fmaf((float)sum_i32x8(dot_i8x32(q, xq)), d, sum);
     }
-    return sum_f32x8(acc);
+    return sum;
 }
 
 static float q8_0_dot_q8_0_avx2(int64_t n, const void *weights, const void *acts)
@@ -861,21 +863,7 @@ static void q8k_quantize_avx2(const float *src, void *dst, int64_t n)
     }
 }
 
-/*
- * Rounds half away from zero, as roundf: truncate, then step one away from
- * zero when the dropped fraction (exact, v - trunc(v)) is at least 0.5.
- */
-static __m256 round_half_away(__m256 v)
-{
-    __m256 truncated = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    __m256 fraction = abs_f32x8(_mm256_sub_ps(v, truncated));
-    __m256 sign_one = _mm256_or_ps(_mm256_set1_ps(1.0f), _mm256_and_ps(v, _mm256_set1_ps(-0.0f)));
-    __m256 step = _mm256_and_ps(_mm256_cmp_ps(fraction, _mm256_set1_ps(0.5f), _CMP_GE_OQ), sign_one);
-
-    return _mm256_add_ps(truncated, step);
-}
-
-/* Q8_0 with the scalar rules: d = max|x| / 127 rounded to half, quants from the float d, half away from zero. */
+/* Q8_0 with the scalar rules: d = max|x| / 127 rounded to half, quants scaled by 127 / max|x|, ties to even. */
 static void q8_0_quantize_avx2(const float *src, void *dst, int64_t n)
 {
     block_q8_0 *y = dst;
@@ -883,14 +871,15 @@ static void q8_0_quantize_avx2(const float *src, void *dst, int64_t n)
     int v;
 
     for (ib = 0; ib < n / QK8_0; ib++, src += QK8_0) {
-        float d = max_abs_avx2(src, QK8_0) / 127.0f;
-        __m256 scale = _mm256_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
+        float amax = max_abs_avx2(src, QK8_0);
+        __m256 scale = _mm256_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
         __m256i q[4];
 
-        y[ib].d = llm_f32_to_f16(d);
+        y[ib].d = llm_f32_to_f16(amax / 127.0f);
         for (v = 0; v < 4; v++) {
             __m256 scaled = _mm256_mul_ps(_mm256_loadu_ps(src + 8 * v), scale);
-            q[v] = _mm256_cvtps_epi32(clamp_int8_range(round_half_away(scaled)));
+            __m256 rounded = _mm256_round_ps(scaled, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            q[v] = _mm256_cvtps_epi32(clamp_int8_range(rounded));
         }
         _mm256_storeu_si256((__m256i *)y[ib].qs, pack_i32_to_i8(q[0], q[1], q[2], q[3]));
     }

@@ -17,9 +17,10 @@
  *   - Q3_K, Q4_K, Q5_K, Q6_K x Q8_K: bit-identical. Each super-block's
  *     integer sum is exact, and blocks are scaled and summed with the same
  *     float expression in the same order as the scalar code.
- *   - Q4_0, Q8_0 x Q8_0: the same exact integer sum per block, but the
- *     scaled blocks are summed in 4 float lanes, so only the float summation
- *     order differs.
+ *   - Q4_0 x Q8_0: bit-identical (one fused multiply-add per block, in order).
+ *   - Q8_0 x Q8_0: the same exact integer sum per block, but the scaled
+ *     blocks are summed in 4 float lanes, so only the float summation order
+ *     differs.
  *   - F32 x F32, F16 x F16: the same float products summed in double, in
  *     4 lanes.
  *   - Q8_K and Q8_0 quantizers: bit-identical output.
@@ -35,6 +36,7 @@
  * under qemu, but no macOS build has run the tests yet.
  */
 #include <arm_neon.h>
+#include <math.h>
 #include <string.h>
 
 #include "quant.h"
@@ -259,17 +261,18 @@ static float q4_0_dot_q8_0_neon(int64_t n, const void *weights, const void *acts
     const block_q8_0 *x = acts;
     const uint8x16_t low4 = vdupq_n_u8(0x0F);
     const int8x16_t eight = vdupq_n_s8(8);
-    float32x4_t acc = vdupq_n_f32(0.0f);
+    float sum = 0.0f;
     int64_t ib;
 
+    /* One fused multiply-add per block, in block order, as the scalar kernel sums. */
     for (ib = 0; ib < n / QK4_0; ib++) {
         uint8x16_t packed = vld1q_u8(w[ib].qs);
         int8x16_t q0 = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(packed, low4)), eight);
         int8x16_t q1 = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(packed, 4)), eight);
         int32x4_t dot = vaddq_s32(dot_i8x16(q0, vld1q_s8(x[ib].qs)), dot_i8x16(q1, vld1q_s8(x[ib].qs + 16)));
-        acc = vfmaq_n_f32(acc, vcvtq_f32_s32(dot), half_to_float(w[ib].d) * half_to_float(x[ib].d));
+        sum = fmaf((float)vaddvq_s32(dot), half_to_float(w[ib].d) * half_to_float(x[ib].d), sum);
     }
-    return vaddvq_f32(acc);
+    return sum;
 }
 
 static float q8_0_dot_q8_0_neon(int64_t n, const void *weights, const void *acts)
@@ -405,14 +408,14 @@ static void q8_0_quantize_neon(const float *src, void *dst, int64_t n)
     int h, v;
 
     for (ib = 0; ib < n / QK8_0; ib++, src += QK8_0) {
-        float d = max_abs_neon(src, QK8_0) / 127.0f;
-        float inv_d = d != 0.0f ? 1.0f / d : 0.0f;
+        float amax = max_abs_neon(src, QK8_0);
+        float inv_d = amax != 0.0f ? 127.0f / amax : 0.0f;
 
-        y[ib].d = llm_f32_to_f16(d);
+        y[ib].d = llm_f32_to_f16(amax / 127.0f);
         for (h = 0; h < 2; h++) {
             int32x4_t q[4];
             for (v = 0; v < 4; v++)
-                q[v] = vcvtaq_s32_f32(vmulq_n_f32(vld1q_f32(src + 16 * h + 4 * v), inv_d));
+                q[v] = vcvtnq_s32_f32(vmulq_n_f32(vld1q_f32(src + 16 * h + 4 * v), inv_d));
             vst1q_s8(y[ib].qs + 16 * h, narrow_clamp_i8(q));
         }
     }

@@ -4,10 +4,12 @@
  *
  * Dequantizers reproduce ggml's dequantize_row_* bit for bit: each weight is
  * computed with the same float operations in the same order. Activation
- * quantizers round as ggml's quantize_row_q8_0_ref, _q8_1_ref and _q8_K_ref
- * do, so a dot product multiplies the same integers as llama.cpp's. Dot
- * products sum integers within a block and scale once per block, as ggml's
- * scalar code does. tests/test_quant.c checks these kernels against tensors
+ * quantizers round as llama.cpp's CPU backend does on x86-64 and arm64 (its
+ * SIMD Q8_0 and Q8_1 quantizers, and quantize_row_q8_K_ref), so a dot product
+ * multiplies the same integers as llama.cpp's. Dot products sum integers
+ * within a block and scale once per block. For Q4_0, Q4_1 and Q5_1 the float
+ * sums also follow the order of llama.cpp's x86-64 kernels: at a near tie
+ * between two tokens, a last-bit difference there can change the greedy token. tests/test_quant.c checks these kernels against tensors
  * that llama.cpp dequantized and against a double-precision reference.
  */
 #include "quant.h"
@@ -538,25 +540,11 @@ static void f32_copy(const float *src, void *dst, int64_t n)
 }
 
 /*
- * Rounds half away from zero, as roundf in ggml's Q8_0 and Q8_1 quantizers.
- * The clamp and the NaN case (which only a broken model produces) keep the
- * conversion to int8 defined; in-range input never reaches them.
- */
-static int8_t round_away_int8(float v)
-{
-    if (v != v)
-        return 0;
-    if (v >= 127.0f)
-        return 127;
-    if (v <= -127.0f)
-        return -127;
-    return (int8_t)roundf(v);
-}
-
-/*
  * Rounds half to even, as the nearest_int of ggml's Q8_K quantizer (a float
- * addition of 1.5 * 2^23 in the default rounding mode). Clamped like
- * round_away_int8.
+ * addition of 1.5 * 2^23 in the default rounding mode) and the rounding
+ * instructions of its x86-64 and arm64 Q8_0 and Q8_1 quantizers. The clamp
+ * and the NaN case (which only a broken model produces) keep the conversion
+ * to int8 defined; in-range input never reaches them.
  */
 static int8_t round_even_int8(float v)
 {
@@ -590,8 +578,8 @@ static float max_abs(const float *x, int n)
 }
 
 /*
- * Q8_0: d = max|x| / 127, q = round(x / d). The quants come from the float d
- * but the block keeps d rounded to half, as in ggml.
+ * Q8_0: d = max|x| / 127 and q = round(x * (127 / max|x|)), ties to even.
+ * The block keeps d rounded to half, as in ggml.
  */
 static void q8_0_quantize(const float *src, void *dst, int64_t n)
 {
@@ -600,12 +588,12 @@ static void q8_0_quantize(const float *src, void *dst, int64_t n)
     int j;
 
     for (ib = 0; ib < n / QK8_0; ib++, src += QK8_0) {
-        float d = max_abs(src, QK8_0) / 127.0f;
-        float inv_d = d != 0.0f ? 1.0f / d : 0.0f;
+        float amax = max_abs(src, QK8_0);
+        float inv_d = amax != 0.0f ? 127.0f / amax : 0.0f;
 
-        y[ib].d = llm_f32_to_f16(d);
+        y[ib].d = llm_f32_to_f16(amax / 127.0f);
         for (j = 0; j < QK8_0; j++)
-            y[ib].qs[j] = round_away_int8(src[j] * inv_d);
+            y[ib].qs[j] = round_even_int8(src[j] * inv_d);
     }
 }
 
@@ -617,13 +605,14 @@ static void q8_1_quantize(const float *src, void *dst, int64_t n)
     int j;
 
     for (ib = 0; ib < n / QK8_1; ib++, src += QK8_1) {
-        float d = max_abs(src, QK8_1) / 127.0f;
-        float inv_d = d != 0.0f ? 1.0f / d : 0.0f;
+        float amax = max_abs(src, QK8_1);
+        float d = amax / 127.0f;
+        float inv_d = amax != 0.0f ? 127.0f / amax : 0.0f;
         int sum = 0;
 
         y[ib].d = llm_f32_to_f16(d);
         for (j = 0; j < QK8_1; j++) {
-            y[ib].qs[j] = round_away_int8(src[j] * inv_d);
+            y[ib].qs[j] = round_even_int8(src[j] * inv_d);
             sum += y[ib].qs[j];
         }
         y[ib].s = llm_f32_to_f16(sum * d);
@@ -739,7 +728,31 @@ static int32_t dot_i8(const int8_t *a, const int8_t *b, int n)
     return sum;
 }
 
-/* Q4_0 x Q8_0: sum of d_w * d_x * sum(q_w * q_x) over blocks. */
+/*
+ * Eight partial sums, lane j over elements 4j..4j+3 of a 32-element block,
+ * as the int32 lanes of an x86-64 multiply-add of 32 bytes leave them.
+ */
+static void dot_i8_lanes(const int8_t *a, const int8_t *b, float lanes[8])
+{
+    int j;
+
+    for (j = 0; j < 8; j++)
+        lanes[j] = (float)dot_i8(a + 4 * j, b + 4 * j, 4);
+}
+
+/* Sums eight lanes in the order of ggml's hsum_float_8: halves, then pairs, then the last two. */
+static float sum_lanes(const float a[8])
+{
+    float r0 = a[0] + a[4], r1 = a[1] + a[5], r2 = a[2] + a[6], r3 = a[3] + a[7];
+
+    return (r0 + r2) + (r1 + r3);
+}
+
+/*
+ * Q4_0 x Q8_0: sum of d_w * d_x * sum(q_w * q_x) over blocks, one fused
+ * multiply-add per block in block order, as llama.cpp's x86-64 kernels for
+ * Q4_0 weights repacked 8 rows at a time sum each row.
+ */
 static float q4_0_dot_q8_0(int64_t n, const void *weights, const void *acts)
 {
     const block_q4_0 *w = weights;
@@ -749,8 +762,9 @@ static float q4_0_dot_q8_0(int64_t n, const void *weights, const void *acts)
     int64_t ib;
 
     for (ib = 0; ib < n / QK4_0; ib++) {
+        float d = llm_f16_to_f32(w[ib].d) * llm_f16_to_f32(x[ib].d);
         q4_0_unpack_quants(&w[ib], q);
-        sum += dot_i8(q, x[ib].qs, QK4_0) * llm_f16_to_f32(w[ib].d) * llm_f16_to_f32(x[ib].d);
+        sum = fmaf((float)dot_i8(q, x[ib].qs, QK4_0), d, sum);
     }
     return sum;
 }
@@ -801,39 +815,50 @@ static float iq4nl_dot_q8_0(int64_t n, const void *weights, const void *acts)
     return sum;
 }
 
-/* Q4_1 x Q8_1: w = d_w * q + m, so w . x = d_w * d_x * sum(q_w * q_x) + m * s_x. */
+/*
+ * Q4_1 x Q8_1: w = d_w * q + m, so w . x = d_w * d_x * sum(q_w * q_x) + m * s_x.
+ * As llama.cpp's x86-64 kernel: the first term in eight lanes with fused
+ * multiply-adds, the m * s_x terms in their own sum, added last.
+ */
 static float q4_1_dot_q8_1(int64_t n, const void *weights, const void *acts)
 {
     const block_q4_1 *w = weights;
     const block_q8_1 *x = acts;
     int8_t q[QK4_1];
-    float sum = 0.0f;
+    float acc[8] = {0}, lanes[8], offsets = 0.0f;
     int64_t ib;
+    int j;
 
     for (ib = 0; ib < n / QK4_1; ib++) {
         float scale = llm_f16_to_f32(w[ib].d) * llm_f16_to_f32(x[ib].d);
-        float offset = llm_f16_to_f32(w[ib].m) * llm_f16_to_f32(x[ib].s);
+        offsets += llm_f16_to_f32(w[ib].m) * llm_f16_to_f32(x[ib].s);
         q4_1_unpack_quants(&w[ib], q);
-        sum += scale * dot_i8(q, x[ib].qs, QK4_1) + offset;
+        dot_i8_lanes(q, x[ib].qs, lanes);
+        for (j = 0; j < 8; j++)
+            acc[j] = fmaf(scale, lanes[j], acc[j]);
     }
-    return sum;
+    return sum_lanes(acc) + offsets;
 }
 
+/* Q5_1 x Q8_1: as Q4_1, with five-bit quants. */
 static float q5_1_dot_q8_1(int64_t n, const void *weights, const void *acts)
 {
     const block_q5_1 *w = weights;
     const block_q8_1 *x = acts;
     int8_t q[QK5_1];
-    float sum = 0.0f;
+    float acc[8] = {0}, lanes[8], offsets = 0.0f;
     int64_t ib;
+    int j;
 
     for (ib = 0; ib < n / QK5_1; ib++) {
         float scale = llm_f16_to_f32(w[ib].d) * llm_f16_to_f32(x[ib].d);
-        float offset = llm_f16_to_f32(w[ib].m) * llm_f16_to_f32(x[ib].s);
+        offsets += llm_f16_to_f32(w[ib].m) * llm_f16_to_f32(x[ib].s);
         q5_unpack_quants(w[ib].qh, w[ib].qs, q);
-        sum += scale * dot_i8(q, x[ib].qs, QK5_1) + offset;
+        dot_i8_lanes(q, x[ib].qs, lanes);
+        for (j = 0; j < 8; j++)
+            acc[j] = fmaf(scale, lanes[j], acc[j]);
     }
-    return sum;
+    return sum_lanes(acc) + offsets;
 }
 
 /*

@@ -470,22 +470,7 @@ static void store_i8x16(int8_t *dst, v128_t a, v128_t b, v128_t c, v128_t d)
     wasm_v128_store(dst, wasm_i8x16_narrow_i16x8(ab, cd));
 }
 
-/*
- * Rounds half away from zero, as roundf: truncate, then step one away from
- * zero when the dropped fraction (exact for |v| < 2^23) is at least 0.5.
- */
-static v128_t round_half_away(v128_t v)
-{
-    v128_t truncated = wasm_f32x4_trunc(v);
-    v128_t fraction = wasm_f32x4_abs(wasm_f32x4_sub(v, truncated));
-    v128_t sign_one = wasm_v128_or(wasm_f32x4_splat(1.0f), wasm_v128_and(v, wasm_f32x4_splat(-0.0f)));
-    v128_t step = wasm_v128_and(wasm_f32x4_ge(fraction, wasm_f32x4_splat(0.5f)), sign_one);
-
-    return wasm_f32x4_add(truncated, step);
-}
-
-
-/* Q8_0 with the scalar rules: d = max|x| / 127 rounded to half, quants from the float d, half away from zero. */
+/* Q8_0 with the scalar rules: d = max|x| / 127 rounded to half, quants scaled by 127 / max|x|, ties to even. */
 static void q8_0_quantize_wasm(const float *src, void *dst, int64_t n)
 {
     block_q8_0 *y = dst;
@@ -493,13 +478,13 @@ static void q8_0_quantize_wasm(const float *src, void *dst, int64_t n)
     int v;
 
     for (ib = 0; ib < n / QK8_0; ib++, src += QK8_0) {
-        float d = max_abs_f32x4(src, QK8_0) / 127.0f;
-        v128_t scale = wasm_f32x4_splat(d != 0.0f ? 1.0f / d : 0.0f);
+        float amax = max_abs_f32x4(src, QK8_0);
+        v128_t scale = wasm_f32x4_splat(amax != 0.0f ? 127.0f / amax : 0.0f);
         v128_t q[8];
 
-        y[ib].d = llm_f32_to_f16(d);
+        y[ib].d = llm_f32_to_f16(amax / 127.0f);
         for (v = 0; v < 8; v++)
-            q[v] = clamp_to_i32(round_half_away(wasm_f32x4_mul(wasm_v128_load(src + 4 * v), scale)));
+            q[v] = clamp_to_i32(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(src + 4 * v), scale)));
         store_i8x16(y[ib].qs, q[0], q[1], q[2], q[3]);
         store_i8x16(y[ib].qs + 16, q[4], q[5], q[6], q[7]);
     }

@@ -114,9 +114,10 @@ static void fill_weights(uint32_t type, void *row, int64_t n)
  */
 
 /*
- * K-quants x Q8_K: exact. The integer sum of a super-block is exact in any
- * order, and a table must scale and add super-blocks with the scalar float
- * operations in the scalar order; that costs one add per 256 weights.
+ * K-quants x Q8_K, and Q4_0 x Q8_0: exact. The integer sum of a block is
+ * exact in any order. A table must scale and add the blocks with the scalar
+ * float operations in the scalar order: for Q4_0, one fused multiply-add per
+ * 32 weights, as llama.cpp's x86-64 kernels do.
  */
 #define TOL_K_QUANT 0.0
 
@@ -147,6 +148,7 @@ static double dot_tolerance(uint32_t type)
     case LLM_TYPE_Q4_K:
     case LLM_TYPE_Q5_K:
     case LLM_TYPE_Q6_K:
+    case LLM_TYPE_Q4_0:
         return TOL_K_QUANT;
     case LLM_TYPE_F32:
     case LLM_TYPE_F16:

@@ -489,7 +489,7 @@ static void test_q8_1_sum(void)
     check(n_bad == 0, "Q8_1 quants and sum", "%d of %d blocks differ from Q8_0 or have a wrong s", n_bad, n / QK8_1);
 }
 
-/* Pins the rounding of ties, which differs between the two formats as in ggml. */
+/* Pins the rounding of ties: to even in both formats. */
 static void test_activation_rounding(void)
 {
     float x0[QK8_0] = {127.0f, 2.5f, -2.5f, 0.5f, 1.5f};
@@ -499,10 +499,10 @@ static void test_activation_rounding(void)
     block_q8k bk;
     int j, all_zero;
 
-    /* d = 127 / 127 = 1, so x / d is x itself: roundf sends ties away from zero */
+    /* The scale is 127 / 127 = 1, so the quants are x rounded, ties to even as llama.cpp's SIMD quantizers do */
     llm_kernels_scalar.quantize[LLM_TYPE_Q8_0](x0, &b0, QK8_0);
-    check(b0.qs[0] == 127 && b0.qs[1] == 3 && b0.qs[2] == -3 && b0.qs[3] == 1 && b0.qs[4] == 2 && b0.d == 0x3C00,
-          "Q8_0 ties away from zero", "127, 2.5, -2.5, 0.5, 1.5 -> %d %d %d %d %d, d 0x%04x (expected 127 3 -3 1 2, 0x3c00)",
+    check(b0.qs[0] == 127 && b0.qs[1] == 2 && b0.qs[2] == -2 && b0.qs[3] == 0 && b0.qs[4] == 2 && b0.d == 0x3C00,
+          "Q8_0 ties to even", "127, 2.5, -2.5, 0.5, 1.5 -> %d %d %d %d %d, d 0x%04x (expected 127 2 -2 0 2, 0x3c00)",
           b0.qs[0], b0.qs[1], b0.qs[2], b0.qs[3], b0.qs[4], b0.d);
 
     /* max = 127 maps to -127, so d = -1 and q = round(-x) with ties to even */
