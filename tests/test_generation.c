@@ -40,6 +40,31 @@
  */
 #define NEAR_TIE (2 * LOGIT_TOLERANCE)
 
+/*
+ * The only cases where a near-tie may go the other way. llama.cpp itself
+ * does not reproduce them: its build bundled with node-llama-cpp 3.22.1, on
+ * the x86-64 machine these tests were written on, leaves the reference at
+ * step 45, 41, 41 and 37 of these four. Every other case must give the
+ * reference tokens one for one.
+ */
+static const char *const build_dependent_cases[] = {
+    "stories260K-32h-IQ4_NL/empty",
+    "stories260K-32h-IQ4_NL/story-once",
+    "stories260K-32h-Q5_K_M/empty",
+    "stories260K-32h-Q5_K_M/story-once",
+};
+
+static int build_dependent(const char *case_name)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof build_dependent_cases / sizeof build_dependent_cases[0]; i++) {
+        if (strcmp(case_name, build_dependent_cases[i]) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 #define MAX_CASES 256
 
 /* Bytes of greedy text before the first near-tie that went the other way, or -1 when none did. */
@@ -263,10 +288,11 @@ static void run_reference_case(const char *json_path, void *arg)
             double gap = top && json_len(top) > 1
                              ? json_number(json_at(json_at(top, 0), 1)) - json_number(json_at(json_at(top, 1), 1))
                              : 1e9;
-            int tie_ok = gap < NEAR_TIE && top && (int32_t)json_number(json_at(json_at(top, 1), 0)) == got_id;
+            int tie_ok = gap < NEAR_TIE && top && (int32_t)json_number(json_at(json_at(top, 1), 0)) == got_id &&
+                         build_dependent(case_name);
             check(tie_ok, case_name,
                   "step %d: greedy token %d, expected %d (reference gap to the second token %.4f, near-tie bound "
-                  "%.2f)",
+                  "%.2f; only the cases in build_dependent_cases may differ at a near-tie)",
                   step, got_id, want_id, gap, NEAR_TIE);
             if (tie_ok && tie_prefix < 0)
                 tie_prefix = (long)got_len;
