@@ -12,9 +12,11 @@ const suggestedThreads = isolated ? Math.max(1, Math.ceil((navigator.hardwareCon
 $('threads').value = suggestedThreads;
 $('threads').disabled = !isolated;
 $('n-ctx').value = DEFAULT_CONTEXT;
+const maxThreads = navigator.hardwareConcurrency || 1;
+$('threads').max = isolated ? maxThreads : 1;
 $('mode').textContent = isolated
-  ? 'Threaded: the page is cross-origin isolated, so the engine runs on up to ' +
-    (navigator.hardwareConcurrency || 1) + ' threads.'
+  ? 'Threads on: the page is cross-origin isolated, so the engine may use up to ' + maxThreads +
+    ' threads (set below; the default is half of the ' + maxThreads + ' logical processors).'
   : 'Single thread: the page is not cross-origin isolated (no COOP/COEP headers), so threads are off.';
 
 function showError(message) {
@@ -36,9 +38,28 @@ function showProgress({ loaded, total }) {
     (loaded / MiB).toFixed(1) + ' of ' + (total / MiB).toFixed(1) + ' MiB (' + pct.toFixed(0) + '%)';
 }
 
+// Context and threads as the settings row has them, or an error message.
+function loadSettings() {
+  const nCtx = Number($('n-ctx').value);
+  const threads = Number($('threads').value);
+  if (!Number.isInteger(nCtx) || nCtx < 16) return { error: 'Context must be a whole number of tokens, 16 or more.' };
+  if (!Number.isInteger(threads) || threads < 1 || threads > (isolated ? maxThreads : 1)) {
+    return { error: 'Threads must be a whole number from 1 to ' + (isolated ? maxThreads : 1) + ' here.' };
+  }
+  return { nCtx, threads };
+}
+
 async function loadModel(source) {
+  const settings = loadSettings();
+  if (settings.error) {
+    showError(settings.error);
+    return;
+  }
   document.body.dataset.state = 'loading';
   showError('');
+  $('settings-note').textContent = '';
+  $('output').textContent = '';
+  $('stats').textContent = '';
   setBusy(true);
   $('generate').disabled = true;
   try {
@@ -51,8 +72,8 @@ async function loadModel(source) {
     $('progress-text').textContent = 'checking the model...';
     llm = await Pinfer.load(source, {
       onProgress: showProgress,
-      nCtx: Number($('n-ctx').value) || DEFAULT_CONTEXT,
-      threads: Number($('threads').value) || 1,
+      nCtx: settings.nCtx,
+      threads: settings.threads,
     });
     const i = llm.info;
     $('model-info').textContent = i.name + ': ' + (i.bytes / MiB).toFixed(1) + ' MiB, ' + i.n_layers +
@@ -85,8 +106,8 @@ async function generate() {
     let step;
     while (!(step = await pieces.next()).done) $('output').textContent += step.value;
     const s = step.value;
-    $('stats').textContent = 'prompt: ' + s.promptTokens + ' tokens, ' + rate(s.promptTokens, s.promptMs) +
-      ' tok/s | generate: ' + s.tokens + ' tokens, ' + rate(s.tokens, s.generateMs) + ' tok/s | ' + s.threads +
+    $('stats').textContent = 'prompt: ' + count(s.promptTokens, 'token') + ', ' + rate(s.promptTokens, s.promptMs) +
+      ' tok/s | generate: ' + count(s.tokens, 'token') + ', ' + rate(s.tokens, s.generateMs) + ' tok/s | ' + s.threads +
       (s.threads === 1 ? ' thread' : ' threads') + ', kernels ' + s.kernels + ' | ended: ' + s.reason;
     document.body.dataset.state = 'generated';
   } catch (e) {
@@ -97,11 +118,24 @@ async function generate() {
   }
 }
 
+function count(n, noun) {
+  return n + ' ' + noun + (n === 1 ? '' : 's');
+}
+
 function rate(n, ms) {
   return ms > 0 ? ((n * 1000) / ms).toFixed(1) : '0.0';
 }
 
-$('load-url').addEventListener('click', () => loadModel($('url').value.trim()));
+// Context and threads size the engine when a model loads, so a change needs a new load.
+for (const id of ['n-ctx', 'threads']) {
+  $(id).addEventListener('change', () => {
+    if (llm) $('settings-note').textContent = 'Context and threads apply when a model loads: load it again.';
+  });
+}
+$('load-url').addEventListener('click', () => {
+  $('file').value = '';
+  loadModel($('url').value.trim());
+});
 $('file').addEventListener('change', () => {
   const file = $('file').files[0];
   if (file) loadModel(file);

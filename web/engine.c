@@ -193,8 +193,12 @@ EMSCRIPTEN_KEEPALIVE int pf_open(void *bytes, double n_bytes, const char *name, 
     g.n_bytes = (size_t)n_bytes;
     snprintf(g.name, sizeof g.name, "%s", name);
     g.kernels = kernels && kernels[0] ? llm_kernels_by_name(kernels) : llm_kernels_best();
-    if (!g.kernels)
-        return llm_fail(&g_err, "no kernel table named '%s' in this build, expected wasm or scalar", kernels);
+    if (!g.kernels) {
+        const llm_kernels *tables[LLM_KERNELS_MAX];
+        int n = llm_kernels_supported(tables, LLM_KERNELS_MAX);
+        return llm_fail(&g_err, "no kernel table named '%s' in this build, expected %s%s%s", kernels, tables[0]->name,
+                        n > 1 ? " or " : "", n > 1 ? tables[n - 1]->name : "");
+    }
     g.model = llm_model_open(bytes, g.n_bytes, g.name, &g_err);
     if (!g.model)
         return -1;

@@ -159,6 +159,9 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     console.error('serve: ' + path.join(o.root, 'index.html') + ' not found; run make web first');
     process.exit(1);
   }
+  if (o.models && !fs.existsSync(o.models)) {
+    console.error('serve: warning: the models folder ' + path.resolve(o.models) + ' does not exist, so /models/ answers 404');
+  }
   const server = createServer({ ...o, log: (line) => console.log(line) });
   server.on('error', (e) => {
     console.error('serve: ' + e.message + (e.code === 'EADDRINUSE' ? ' (use --port to pick another)' : ''));

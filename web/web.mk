@@ -56,7 +56,8 @@ web: build/web/pinfer-st.js build/web/pinfer-mt.js $(addprefix build/web/,$(WEB_
 serve: web
 	node web/serve.mjs --port $(PORT) --models $(MODELS)
 
-test-web: web
+# The browser test compares a large model's tokens with build/pinfer's, and writes it with build/gen_model.
+test-web: web build/pinfer build/gen_model
 	sh tests/web/run.sh
 
 # make test builds the page too whenever emcc is installed, and tests/run.sh

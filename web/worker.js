@@ -89,13 +89,23 @@ async function startEngine(threads) {
   });
 }
 
+// Fetches url; a network failure becomes an error that names the URL and what to check.
+async function download(url, init) {
+  try {
+    return await fetch(url, init);
+  } catch (e) {
+    throw new Error(url + ': cannot download (' + e.message + '); check that the server is running and that ' +
+      'it allows this page to fetch from it (CORS)');
+  }
+}
+
 // Reads the first n bytes of the source; returns them with the size of the whole file.
 async function readPrefix(source, n) {
   if (typeof source !== 'string') {
     const buf = await source.slice(0, n).arrayBuffer();
     return { bytes: new Uint8Array(buf), total: source.size };
   }
-  const response = await fetch(source, { headers: { Range: 'bytes=0-' + (n - 1) } });
+  const response = await download(source, { headers: { Range: 'bytes=0-' + (n - 1) } });
   if (!response.ok) throw new Error(source + ': HTTP ' + response.status + ' ' + response.statusText);
   let total;
   if (response.status === 206) {
@@ -130,6 +140,9 @@ async function checkModel(source, name, nCtx, threads) {
   let n = FIRST_PEEK_BYTES;
   for (;;) {
     const { bytes, total } = await readPrefix(source, n);
+    if (total === 0 && (typeof source !== 'string' || bytes.length === 0)) {
+      throw new Error(name + ': the file is empty (0 bytes), expected a GGUF model');
+    }
     if (!(total > 0)) {
       throw new Error(name + ': the size of the file is unknown (no Content-Length); pinfer needs it to ' +
         'allocate the model buffer before downloading');
@@ -158,7 +171,7 @@ async function checkModel(source, name, nCtx, threads) {
 async function streamInto(source, name, ptr, total, onProgress) {
   let stream;
   if (typeof source === 'string') {
-    const response = await fetch(source);
+    const response = await download(source);
     if (!response.ok) throw new Error(source + ': HTTP ' + response.status + ' ' + response.statusText);
     const length = Number(response.headers.get('Content-Length'));
     if (length && length !== total) {
@@ -172,7 +185,13 @@ async function streamInto(source, name, ptr, total, onProgress) {
   const reader = stream.getReader();
   let done = 0;
   let lastReport = 0;
-  onProgress(0, total);
+  let reported = -1;
+  const report = () => {
+    if (done === reported) return;
+    reported = done;
+    onProgress(done, total);
+  };
+  report();
   for (;;) {
     const chunk = await reader.read();
     if (chunk.done) break;
@@ -186,13 +205,13 @@ async function streamInto(source, name, ptr, total, onProgress) {
     const now = performance.now();
     if (now - lastReport >= PROGRESS_EVERY_MS) {
       lastReport = now;
-      onProgress(done, total);
+      report();
     }
   }
   if (done !== total) {
     throw new Error(name + ': the download ended at byte ' + done + ' of ' + total + ' (connection lost?)');
   }
-  onProgress(done, total);
+  report();
 }
 
 function sourceName(source) {

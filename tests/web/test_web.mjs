@@ -113,7 +113,7 @@ async function generateOnPage(page, prompt, maxTokens, temperature) {
 async function testIsolated(browser, url) {
   const page = await openPage(browser, url);
   const mode = await page.textContent('#mode');
-  check(/^Threaded/.test(mode), 'isolated page says threaded', mode);
+  check(/^Threads on/.test(mode), 'isolated page says threads are on', mode);
 
   // By URL through the page, two threads, greedy: the reference text.
   const once = reference(STORIES, 'story-once');
@@ -140,7 +140,7 @@ async function testIsolated(browser, url) {
   await page.click('#stop');
   state = await waitState(page, ['generated', 'generate-error']);
   const stopped = await page.textContent('#stats');
-  const m = /generate: (\d+) tokens/.exec(stopped);
+  const m = /generate: (\d+) tokens?/.exec(stopped);
   check(state === 'generated' && /ended: stopped/.test(stopped) && m && Number(m[1]) < 2000, 'Stop ends a generation',
     stopped + ' ' + (await page.textContent('#error')));
   const lily = reference(STORIES, 'story-lily');
@@ -162,6 +162,26 @@ async function testIsolated(browser, url) {
   let error = await page.textContent('#error');
   check(state === 'load-error' && /notes\.gguf: not a GGUF file \(first bytes 54 68 65 73, expected 'GGUF'\)/.test(error),
     'a file that is not a GGUF gets its message', error);
+
+  // An empty file, a context the settings row rejects, and a server that is not there.
+  await page.setInputFiles('#file', { name: 'empty.gguf', mimeType: 'application/octet-stream', buffer: Buffer.alloc(0) });
+  state = await waitState(page, ['loaded', 'load-error']);
+  error = await page.textContent('#error');
+  check(state === 'load-error' && /empty\.gguf: the file is empty \(0 bytes\), expected a GGUF model/.test(error),
+    'an empty file gets its message', error);
+  await page.fill('#n-ctx', '8');
+  await page.click('#load-url');
+  error = await page.textContent('#error');
+  check(/Context must be a whole number of tokens, 16 or more/.test(error), 'a context under 16 is rejected', error);
+  await page.fill('#n-ctx', '2048');
+  const closed = http.createServer();
+  await new Promise((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  const closedUrl = 'http://127.0.0.1:' + closed.address().port + '/model.gguf';
+  await new Promise((resolve) => closed.close(resolve));
+  state = await loadByUrl(page, closedUrl);
+  error = await page.textContent('#error');
+  check(state === 'load-error' && error.startsWith(closedUrl + ': cannot download ('), 'an unreachable server gets its message',
+    error);
 
   // A model too big for wasm memory is refused before the download.
   state = await loadByUrl(page, 'models/huge.gguf');
