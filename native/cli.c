@@ -62,8 +62,9 @@ static void usage(FILE *out)
             "      --no-display-prompt print only the generated text on stdout\n"
             "      --no-mmap           read the model into memory instead of mapping the file\n"
             "      --mlock             keep the model's pages in memory (may need a higher ulimit -l)\n"
-            "      --kernels NAME      kernel table: scalar, avx2, avx512, neon or wasm-simd128 (default:\n"
-            "                          the fastest this CPU supports)\n"
+            "      --kernels NAME      kernel table: scalar, avx2, avx512, neon, wasm-simd128 or\n"
+            "                          wasm-relaxed-simd, as this build has them (default: the fastest\n"
+            "                          this CPU supports)\n"
             "  -h, --help              show this help\n"
             "\n"
             "Statistics go to stderr as lines starting with '#'.\n");
@@ -436,7 +437,15 @@ static int run(const options *o, session *s)
     if (o->n_threads > 1) {
         s->pool = platform_pool_new(o->n_threads);
         if (!s->pool)
+#if defined(__wasi__)
+            return fprintf(stderr,
+                           "pinfer: cannot start %d threads: WASI preview 1 has no threads, so pinfer.wasm runs "
+                           "one (use -t 1 or leave -t out)\n",
+                           o->n_threads),
+                   1;
+#else
             return fprintf(stderr, "pinfer: cannot start %d threads (try a smaller -t)\n", o->n_threads), 1;
+#endif
         cp.parallel.run = platform_pool_run;
         cp.parallel.pool = s->pool;
         cp.parallel.n_threads = o->n_threads;

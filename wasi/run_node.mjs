@@ -10,6 +10,7 @@
 // status is the module's. Node prints an ExperimentalWarning for node:wasi;
 // this script silences that one warning so stderr carries only the module's
 // lines.
+import fs from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import process from 'node:process';
@@ -61,6 +62,8 @@ function parseArgs(argv) {
         i++;
         if (flag === '--dir') {
             const [host, guest] = value.split('::');
+            if (!fs.statSync(host, { throwIfNoEntry: false })?.isDirectory())
+                throw new Error(`--dir ${host}: no such directory`);
             preopens[guest || host] = host;
         } else {
             const sep = value.indexOf('=');

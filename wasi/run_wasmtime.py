@@ -11,6 +11,7 @@ _start returns); a trap prints wasmtime's message and exits with 134.
 
 Install the engine with `pip install wasmtime`.
 """
+import os
 import sys
 
 import wasmtime
@@ -35,6 +36,8 @@ def parse_args(argv):
         i += 1
         if flag == "--dir":
             host, _, guest = value.partition("::")
+            if not os.path.isdir(host):
+                raise SystemExit(f"run_wasmtime.py: --dir {host}: no such directory")
             dirs.append((host, guest or host))
         else:
             name, has_value, text = value.partition("=")
