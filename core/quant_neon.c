@@ -26,7 +26,7 @@
  *   - Q8_K and Q8_0 quantizers: bit-identical output.
  *   - Every other entry (all dequantizers, the F32, F16, BF16 and Q8_1
  *     activation converters, the Q2_K, Q4_1, Q5_0, Q5_1, IQ4_NL and BF16
- *     dots) forwards to the scalar function.
+ *     dots) is the scalar function itself (quant_ref.h).
  *
  * NOTE: bit-identical K-quant results also need the compiler to contract
  * (or not) the per-block float expression the same way here and in
@@ -41,6 +41,7 @@
 
 #include "quant.h"
 #include "quant_blocks.h"
+#include "quant_ref.h"
 
 /* ------------------------------------------------------------- helpers */
 
@@ -421,92 +422,49 @@ static void q8_0_quantize_neon(const float *src, void *dst, int64_t n)
     }
 }
 
-/* --------------------------------------------- entries left to the scalar code */
-
-#define FORWARD_DEQUANTIZE(name, type)                              \
-    static void name(const void *src, float *dst, int64_t n)       \
-    {                                                               \
-        llm_kernels_scalar.dequantize[type](src, dst, n);          \
-    }
-#define FORWARD_QUANTIZE(name, type)                                \
-    static void name(const float *src, void *dst, int64_t n)       \
-    {                                                               \
-        llm_kernels_scalar.quantize[type](src, dst, n);            \
-    }
-#define FORWARD_DOT(name, type)                                     \
-    static float name(int64_t n, const void *weights, const void *acts) \
-    {                                                               \
-        return llm_kernels_scalar.dot[type](n, weights, acts);      \
-    }
-
-FORWARD_DEQUANTIZE(f32_dequantize_scalar, LLM_TYPE_F32)
-FORWARD_DEQUANTIZE(f16_dequantize_scalar, LLM_TYPE_F16)
-FORWARD_DEQUANTIZE(bf16_dequantize_scalar, LLM_TYPE_BF16)
-FORWARD_DEQUANTIZE(q4_0_dequantize_scalar, LLM_TYPE_Q4_0)
-FORWARD_DEQUANTIZE(q4_1_dequantize_scalar, LLM_TYPE_Q4_1)
-FORWARD_DEQUANTIZE(q5_0_dequantize_scalar, LLM_TYPE_Q5_0)
-FORWARD_DEQUANTIZE(q5_1_dequantize_scalar, LLM_TYPE_Q5_1)
-FORWARD_DEQUANTIZE(q8_0_dequantize_scalar, LLM_TYPE_Q8_0)
-FORWARD_DEQUANTIZE(q2k_dequantize_scalar, LLM_TYPE_Q2_K)
-FORWARD_DEQUANTIZE(q3k_dequantize_scalar, LLM_TYPE_Q3_K)
-FORWARD_DEQUANTIZE(q4k_dequantize_scalar, LLM_TYPE_Q4_K)
-FORWARD_DEQUANTIZE(q5k_dequantize_scalar, LLM_TYPE_Q5_K)
-FORWARD_DEQUANTIZE(q6k_dequantize_scalar, LLM_TYPE_Q6_K)
-FORWARD_DEQUANTIZE(iq4nl_dequantize_scalar, LLM_TYPE_IQ4_NL)
-FORWARD_QUANTIZE(f32_copy_scalar, LLM_TYPE_F32)
-FORWARD_QUANTIZE(f16_quantize_scalar, LLM_TYPE_F16)
-FORWARD_QUANTIZE(bf16_quantize_scalar, LLM_TYPE_BF16)
-FORWARD_QUANTIZE(q8_1_quantize_scalar, LLM_TYPE_Q8_1)
-FORWARD_DOT(bf16_dot_bf16_scalar, LLM_TYPE_BF16)
-FORWARD_DOT(q4_1_dot_q8_1_scalar, LLM_TYPE_Q4_1)
-FORWARD_DOT(q5_0_dot_q8_0_scalar, LLM_TYPE_Q5_0)
-FORWARD_DOT(q5_1_dot_q8_1_scalar, LLM_TYPE_Q5_1)
-FORWARD_DOT(q2k_dot_q8k_scalar, LLM_TYPE_Q2_K)
-FORWARD_DOT(iq4nl_dot_q8_0_scalar, LLM_TYPE_IQ4_NL)
-
 /* ---------------------------------------------------------------- table */
 
 const llm_kernels llm_kernels_neon = {
     "neon",
     {
-        [LLM_TYPE_F32] = f32_dequantize_scalar,
-        [LLM_TYPE_F16] = f16_dequantize_scalar,
-        [LLM_TYPE_BF16] = bf16_dequantize_scalar,
-        [LLM_TYPE_Q4_0] = q4_0_dequantize_scalar,
-        [LLM_TYPE_Q4_1] = q4_1_dequantize_scalar,
-        [LLM_TYPE_Q5_0] = q5_0_dequantize_scalar,
-        [LLM_TYPE_Q5_1] = q5_1_dequantize_scalar,
-        [LLM_TYPE_Q8_0] = q8_0_dequantize_scalar,
-        [LLM_TYPE_Q2_K] = q2k_dequantize_scalar,
-        [LLM_TYPE_Q3_K] = q3k_dequantize_scalar,
-        [LLM_TYPE_Q4_K] = q4k_dequantize_scalar,
-        [LLM_TYPE_Q5_K] = q5k_dequantize_scalar,
-        [LLM_TYPE_Q6_K] = q6k_dequantize_scalar,
-        [LLM_TYPE_IQ4_NL] = iq4nl_dequantize_scalar,
+        [LLM_TYPE_F32] = llm_ref_f32_dequantize,
+        [LLM_TYPE_F16] = llm_ref_f16_dequantize,
+        [LLM_TYPE_BF16] = llm_ref_bf16_dequantize,
+        [LLM_TYPE_Q4_0] = llm_ref_q4_0_dequantize,
+        [LLM_TYPE_Q4_1] = llm_ref_q4_1_dequantize,
+        [LLM_TYPE_Q5_0] = llm_ref_q5_0_dequantize,
+        [LLM_TYPE_Q5_1] = llm_ref_q5_1_dequantize,
+        [LLM_TYPE_Q8_0] = llm_ref_q8_0_dequantize,
+        [LLM_TYPE_Q2_K] = llm_ref_q2k_dequantize,
+        [LLM_TYPE_Q3_K] = llm_ref_q3k_dequantize,
+        [LLM_TYPE_Q4_K] = llm_ref_q4k_dequantize,
+        [LLM_TYPE_Q5_K] = llm_ref_q5k_dequantize,
+        [LLM_TYPE_Q6_K] = llm_ref_q6k_dequantize,
+        [LLM_TYPE_IQ4_NL] = llm_ref_iq4nl_dequantize,
     },
     {
-        [LLM_TYPE_F32] = f32_copy_scalar,
-        [LLM_TYPE_F16] = f16_quantize_scalar,
-        [LLM_TYPE_BF16] = bf16_quantize_scalar,
+        [LLM_TYPE_F32] = llm_ref_f32_copy,
+        [LLM_TYPE_F16] = llm_ref_f16_quantize,
+        [LLM_TYPE_BF16] = llm_ref_bf16_quantize,
         [LLM_TYPE_Q8_0] = q8_0_quantize_neon,
-        [LLM_TYPE_Q8_1] = q8_1_quantize_scalar,
+        [LLM_TYPE_Q8_1] = llm_ref_q8_1_quantize,
         [LLM_TYPE_Q8_K] = q8k_quantize_neon,
     },
     {
         [LLM_TYPE_F32] = f32_dot_f32_neon,
         [LLM_TYPE_F16] = f16_dot_f16_neon,
-        [LLM_TYPE_BF16] = bf16_dot_bf16_scalar,
+        [LLM_TYPE_BF16] = llm_ref_bf16_dot_bf16,
         [LLM_TYPE_Q4_0] = q4_0_dot_q8_0_neon,
-        [LLM_TYPE_Q4_1] = q4_1_dot_q8_1_scalar,
-        [LLM_TYPE_Q5_0] = q5_0_dot_q8_0_scalar,
-        [LLM_TYPE_Q5_1] = q5_1_dot_q8_1_scalar,
+        [LLM_TYPE_Q4_1] = llm_ref_q4_1_dot_q8_1,
+        [LLM_TYPE_Q5_0] = llm_ref_q5_0_dot_q8_0,
+        [LLM_TYPE_Q5_1] = llm_ref_q5_1_dot_q8_1,
         [LLM_TYPE_Q8_0] = q8_0_dot_q8_0_neon,
-        [LLM_TYPE_Q2_K] = q2k_dot_q8k_scalar,
+        [LLM_TYPE_Q2_K] = llm_ref_q2k_dot_q8k,
         [LLM_TYPE_Q3_K] = q3k_dot_q8k_neon,
         [LLM_TYPE_Q4_K] = q4k_dot_q8k_neon,
         [LLM_TYPE_Q5_K] = q5k_dot_q8k_neon,
         [LLM_TYPE_Q6_K] = q6k_dot_q8k_neon,
-        [LLM_TYPE_IQ4_NL] = iq4nl_dot_q8_0_scalar,
+        [LLM_TYPE_IQ4_NL] = llm_ref_iq4nl_dot_q8_0,
     },
     {0}, /* no tile kernels: matmul runs one dot per token */
 };

@@ -14,6 +14,7 @@
  */
 #include "quant.h"
 #include "quant_blocks.h"
+#include "quant_ref.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -320,12 +321,12 @@ static void q6k_unpack_quants(const block_q6k *b, int8_t q[QK_K])
  * rounds a product, and it multiplies in ggml's order, (d * scale) * q.
  */
 
-static void f32_dequantize(const void *src, float *dst, int64_t n)
+void llm_ref_f32_dequantize(const void *src, float *dst, int64_t n)
 {
     memcpy(dst, src, (size_t)n * sizeof(float));
 }
 
-static void f16_dequantize(const void *src, float *dst, int64_t n)
+void llm_ref_f16_dequantize(const void *src, float *dst, int64_t n)
 {
     const uint16_t *h = src;
     int64_t i;
@@ -334,7 +335,7 @@ static void f16_dequantize(const void *src, float *dst, int64_t n)
         dst[i] = llm_f16_to_f32(h[i]);
 }
 
-static void bf16_dequantize(const void *src, float *dst, int64_t n)
+void llm_ref_bf16_dequantize(const void *src, float *dst, int64_t n)
 {
     const uint16_t *h = src;
     int64_t i;
@@ -343,7 +344,7 @@ static void bf16_dequantize(const void *src, float *dst, int64_t n)
         dst[i] = llm_bf16_to_f32(h[i]);
 }
 
-static void q4_0_dequantize(const void *src, float *dst, int64_t n)
+void llm_ref_q4_0_dequantize(const void *src, float *dst, int64_t n)
 {
     const block_q4_0 *b = src;
     int8_t q[QK4_0];
@@ -358,7 +359,7 @@ static void q4_0_dequantize(const void *src, float *dst, int64_t n)
     }
 }
 
-static void q4_1_dequantize(const void *src, float *dst, int64_t n)
+void llm_ref_q4_1_dequantize(const void *src, float *dst, int64_t n)
 {
     const block_q4_1 *b = src;
     int8_t q[QK4_1];
@@ -374,7 +375,7 @@ static void q4_1_dequantize(const void *src, float *dst, int64_t n)
     }
 }
 
-static void q5_0_dequantize(const void *src, float *dst, int64_t n)
+void llm_ref_q5_0_dequantize(const void *src, float *dst, int64_t n)
 {
     const block_q5_0 *b = src;
     int8_t q[QK5_0];
@@ -389,7 +390,7 @@ static void q5_0_dequantize(const void *src, float *dst, int64_t n)
     }
 }
 
-static void q5_1_dequantize(const void *src, float *dst, int64_t n)
+void llm_ref_q5_1_dequantize(const void *src, float *dst, int64_t n)
 {
     const block_q5_1 *b = src;
     int8_t q[QK5_1];
@@ -405,7 +406,7 @@ static void q5_1_dequantize(const void *src, float *dst, int64_t n)
     }
 }
 
-static void q8_0_dequantize(const void *src, float *dst, int64_t n)
+void llm_ref_q8_0_dequantize(const void *src, float *dst, int64_t n)
 {
     const block_q8_0 *b = src;
     int64_t ib;
@@ -418,7 +419,7 @@ static void q8_0_dequantize(const void *src, float *dst, int64_t n)
     }
 }
 
-static void iq4nl_dequantize(const void *src, float *dst, int64_t n)
+void llm_ref_iq4nl_dequantize(const void *src, float *dst, int64_t n)
 {
     const block_iq4nl *b = src;
     int8_t q[QK4_NL];
@@ -433,7 +434,7 @@ static void iq4nl_dequantize(const void *src, float *dst, int64_t n)
     }
 }
 
-static void q2k_dequantize(const void *src, float *dst, int64_t n)
+void llm_ref_q2k_dequantize(const void *src, float *dst, int64_t n)
 {
     const block_q2k *b = src;
     int8_t q[QK_K];
@@ -453,7 +454,7 @@ static void q2k_dequantize(const void *src, float *dst, int64_t n)
     }
 }
 
-static void q3k_dequantize(const void *src, float *dst, int64_t n)
+void llm_ref_q3k_dequantize(const void *src, float *dst, int64_t n)
 {
     const block_q3k *b = src;
     int8_t q[QK_K], sc[16];
@@ -490,7 +491,7 @@ static void q4k_q5k_dequantize_block(uint16_t d_half, uint16_t dmin_half, const 
     }
 }
 
-static void q4k_dequantize(const void *src, float *dst, int64_t n)
+void llm_ref_q4k_dequantize(const void *src, float *dst, int64_t n)
 {
     const block_q4k *b = src;
     int8_t q[QK_K];
@@ -502,7 +503,7 @@ static void q4k_dequantize(const void *src, float *dst, int64_t n)
     }
 }
 
-static void q5k_dequantize(const void *src, float *dst, int64_t n)
+void llm_ref_q5k_dequantize(const void *src, float *dst, int64_t n)
 {
     const block_q5k *b = src;
     int8_t q[QK_K];
@@ -514,7 +515,7 @@ static void q5k_dequantize(const void *src, float *dst, int64_t n)
     }
 }
 
-static void q6k_dequantize(const void *src, float *dst, int64_t n)
+void llm_ref_q6k_dequantize(const void *src, float *dst, int64_t n)
 {
     const block_q6k *b = src;
     int8_t q[QK_K];
@@ -534,7 +535,7 @@ static void q6k_dequantize(const void *src, float *dst, int64_t n)
 
 /* ------------------------------------------------ activation quantizers */
 
-static void f32_copy(const float *src, void *dst, int64_t n)
+void llm_ref_f32_copy(const float *src, void *dst, int64_t n)
 {
     memcpy(dst, src, (size_t)n * sizeof(float));
 }
@@ -598,7 +599,7 @@ static void q8_0_quantize(const float *src, void *dst, int64_t n)
 }
 
 /* Q8_1: Q8_0 plus s = half(sum(q) * d), with the float d. */
-static void q8_1_quantize(const float *src, void *dst, int64_t n)
+void llm_ref_q8_1_quantize(const float *src, void *dst, int64_t n)
 {
     block_q8_1 *y = dst;
     int64_t ib;
@@ -657,7 +658,7 @@ static void q8k_quantize(const float *src, void *dst, int64_t n)
 }
 
 /* F16 activations for F16 rows, rounded to nearest even. */
-static void f16_quantize(const float *src, void *dst, int64_t n)
+void llm_ref_f16_quantize(const float *src, void *dst, int64_t n)
 {
     uint16_t *y = dst;
     int64_t i;
@@ -667,7 +668,7 @@ static void f16_quantize(const float *src, void *dst, int64_t n)
 }
 
 /* BF16 activations for BF16 rows: the top 16 bits, rounded to nearest even; NaN stays a quiet NaN. */
-static void bf16_quantize(const float *src, void *dst, int64_t n)
+void llm_ref_bf16_quantize(const float *src, void *dst, int64_t n)
 {
     uint16_t *y = dst;
     uint32_t u;
@@ -685,7 +686,7 @@ static void bf16_quantize(const float *src, void *dst, int64_t n)
 /* --------------------------------------------------------- dot products */
 
 /* F32 rows against F32 activations, F16 and BF16 rows against their own type: float products summed in double. */
-static float f32_dot_f32(int64_t n, const void *weights, const void *acts)
+float llm_ref_f32_dot_f32(int64_t n, const void *weights, const void *acts)
 {
     const float *w = weights, *x = acts;
     double sum = 0.0;
@@ -707,7 +708,7 @@ static float f16_dot_f16(int64_t n, const void *weights, const void *acts)
     return (float)sum;
 }
 
-static float bf16_dot_bf16(int64_t n, const void *weights, const void *acts)
+float llm_ref_bf16_dot_bf16(int64_t n, const void *weights, const void *acts)
 {
     const uint16_t *w = weights, *x = acts;
     double sum = 0.0;
@@ -753,7 +754,7 @@ static float sum_lanes(const float a[8])
  * multiply-add per block in block order, as llama.cpp's x86-64 kernels for
  * Q4_0 weights repacked 8 rows at a time sum each row.
  */
-static float q4_0_dot_q8_0(int64_t n, const void *weights, const void *acts)
+float llm_ref_q4_0_dot_q8_0(int64_t n, const void *weights, const void *acts)
 {
     const block_q4_0 *w = weights;
     const block_q8_0 *x = acts;
@@ -769,7 +770,7 @@ static float q4_0_dot_q8_0(int64_t n, const void *weights, const void *acts)
     return sum;
 }
 
-static float q5_0_dot_q8_0(int64_t n, const void *weights, const void *acts)
+float llm_ref_q5_0_dot_q8_0(int64_t n, const void *weights, const void *acts)
 {
     const block_q5_0 *w = weights;
     const block_q8_0 *x = acts;
@@ -799,7 +800,7 @@ static float q8_0_dot_q8_0(int64_t n, const void *weights, const void *acts)
     return sum;
 }
 
-static float iq4nl_dot_q8_0(int64_t n, const void *weights, const void *acts)
+float llm_ref_iq4nl_dot_q8_0(int64_t n, const void *weights, const void *acts)
 {
     const block_iq4nl *w = weights;
     const block_q8_0 *x = acts;
@@ -820,7 +821,7 @@ static float iq4nl_dot_q8_0(int64_t n, const void *weights, const void *acts)
  * As llama.cpp's x86-64 kernel: the first term in eight lanes with fused
  * multiply-adds, the m * s_x terms in their own sum, added last.
  */
-static float q4_1_dot_q8_1(int64_t n, const void *weights, const void *acts)
+float llm_ref_q4_1_dot_q8_1(int64_t n, const void *weights, const void *acts)
 {
     const block_q4_1 *w = weights;
     const block_q8_1 *x = acts;
@@ -841,7 +842,7 @@ static float q4_1_dot_q8_1(int64_t n, const void *weights, const void *acts)
 }
 
 /* Q5_1 x Q8_1: as Q4_1, with five-bit quants. */
-static float q5_1_dot_q8_1(int64_t n, const void *weights, const void *acts)
+float llm_ref_q5_1_dot_q8_1(int64_t n, const void *weights, const void *acts)
 {
     const block_q5_1 *w = weights;
     const block_q8_1 *x = acts;
@@ -869,7 +870,7 @@ static float q5_1_dot_q8_1(int64_t n, const void *weights, const void *acts)
  * lanes, so results agree with it up to float rounding, not bit for bit.
  */
 
-static float q2k_dot_q8k(int64_t n, const void *weights, const void *acts)
+float llm_ref_q2k_dot_q8k(int64_t n, const void *weights, const void *acts)
 {
     const block_q2k *w = weights;
     const block_q8k *x = acts;
@@ -985,44 +986,44 @@ static float q6k_dot_q8k(int64_t n, const void *weights, const void *acts)
 const llm_kernels llm_kernels_scalar = {
     "scalar",
     {
-        [LLM_TYPE_F32] = f32_dequantize,
-        [LLM_TYPE_F16] = f16_dequantize,
-        [LLM_TYPE_BF16] = bf16_dequantize,
-        [LLM_TYPE_Q4_0] = q4_0_dequantize,
-        [LLM_TYPE_Q4_1] = q4_1_dequantize,
-        [LLM_TYPE_Q5_0] = q5_0_dequantize,
-        [LLM_TYPE_Q5_1] = q5_1_dequantize,
-        [LLM_TYPE_Q8_0] = q8_0_dequantize,
-        [LLM_TYPE_Q2_K] = q2k_dequantize,
-        [LLM_TYPE_Q3_K] = q3k_dequantize,
-        [LLM_TYPE_Q4_K] = q4k_dequantize,
-        [LLM_TYPE_Q5_K] = q5k_dequantize,
-        [LLM_TYPE_Q6_K] = q6k_dequantize,
-        [LLM_TYPE_IQ4_NL] = iq4nl_dequantize,
+        [LLM_TYPE_F32] = llm_ref_f32_dequantize,
+        [LLM_TYPE_F16] = llm_ref_f16_dequantize,
+        [LLM_TYPE_BF16] = llm_ref_bf16_dequantize,
+        [LLM_TYPE_Q4_0] = llm_ref_q4_0_dequantize,
+        [LLM_TYPE_Q4_1] = llm_ref_q4_1_dequantize,
+        [LLM_TYPE_Q5_0] = llm_ref_q5_0_dequantize,
+        [LLM_TYPE_Q5_1] = llm_ref_q5_1_dequantize,
+        [LLM_TYPE_Q8_0] = llm_ref_q8_0_dequantize,
+        [LLM_TYPE_Q2_K] = llm_ref_q2k_dequantize,
+        [LLM_TYPE_Q3_K] = llm_ref_q3k_dequantize,
+        [LLM_TYPE_Q4_K] = llm_ref_q4k_dequantize,
+        [LLM_TYPE_Q5_K] = llm_ref_q5k_dequantize,
+        [LLM_TYPE_Q6_K] = llm_ref_q6k_dequantize,
+        [LLM_TYPE_IQ4_NL] = llm_ref_iq4nl_dequantize,
     },
     {
-        [LLM_TYPE_F32] = f32_copy,
-        [LLM_TYPE_F16] = f16_quantize,
-        [LLM_TYPE_BF16] = bf16_quantize,
+        [LLM_TYPE_F32] = llm_ref_f32_copy,
+        [LLM_TYPE_F16] = llm_ref_f16_quantize,
+        [LLM_TYPE_BF16] = llm_ref_bf16_quantize,
         [LLM_TYPE_Q8_0] = q8_0_quantize,
-        [LLM_TYPE_Q8_1] = q8_1_quantize,
+        [LLM_TYPE_Q8_1] = llm_ref_q8_1_quantize,
         [LLM_TYPE_Q8_K] = q8k_quantize,
     },
     {
-        [LLM_TYPE_F32] = f32_dot_f32,
+        [LLM_TYPE_F32] = llm_ref_f32_dot_f32,
         [LLM_TYPE_F16] = f16_dot_f16,
-        [LLM_TYPE_BF16] = bf16_dot_bf16,
-        [LLM_TYPE_Q4_0] = q4_0_dot_q8_0,
-        [LLM_TYPE_Q4_1] = q4_1_dot_q8_1,
-        [LLM_TYPE_Q5_0] = q5_0_dot_q8_0,
-        [LLM_TYPE_Q5_1] = q5_1_dot_q8_1,
+        [LLM_TYPE_BF16] = llm_ref_bf16_dot_bf16,
+        [LLM_TYPE_Q4_0] = llm_ref_q4_0_dot_q8_0,
+        [LLM_TYPE_Q4_1] = llm_ref_q4_1_dot_q8_1,
+        [LLM_TYPE_Q5_0] = llm_ref_q5_0_dot_q8_0,
+        [LLM_TYPE_Q5_1] = llm_ref_q5_1_dot_q8_1,
         [LLM_TYPE_Q8_0] = q8_0_dot_q8_0,
-        [LLM_TYPE_Q2_K] = q2k_dot_q8k,
+        [LLM_TYPE_Q2_K] = llm_ref_q2k_dot_q8k,
         [LLM_TYPE_Q3_K] = q3k_dot_q8k,
         [LLM_TYPE_Q4_K] = q4k_dot_q8k,
         [LLM_TYPE_Q5_K] = q5k_dot_q8k,
         [LLM_TYPE_Q6_K] = q6k_dot_q8k,
-        [LLM_TYPE_IQ4_NL] = iq4nl_dot_q8_0,
+        [LLM_TYPE_IQ4_NL] = llm_ref_iq4nl_dot_q8_0,
     },
     {0}, /* no tile kernels: matmul runs one dot per token */
 };
