@@ -89,7 +89,7 @@ typedef struct {
  */
 int gguf_open(gguf_file *f, const void *bytes, size_t n_bytes, const char *name, llm_error *err);
 
-/* gguf_open_header's answer when the header goes on past the bytes at hand. */
+/* Returned by gguf_open_header when the header goes on past the bytes at hand. */
 #define GGUF_MORE 1
 
 /*

@@ -47,7 +47,7 @@ typedef struct llm_ctx llm_ctx;
 llm_model *llm_model_open(const void *bytes, size_t n_bytes, const char *name, llm_error *err);
 void llm_model_close(llm_model *m);
 
-/* llm_model_peek's answer when the header goes on past the bytes at hand. */
+/* Returned by llm_model_peek when the header goes on past the bytes at hand. */
 #define LLM_MORE 1
 
 /*

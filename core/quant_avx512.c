@@ -618,7 +618,7 @@ static inline __m128 halves_to_floats_4(const uint8_t *const rows[4], size_t off
 
 /*
  * Returns the block sum of a Q3_K row against activations x, spread over 16
- * lanes. x[k] holds the elements 32k .. 32k + 31 in the low half and
+ * lanes. x[k] contains the elements 32k .. 32k + 31 in the low half and
  * 128 + 32k .. 128 + 32k + 31 in the high half. In that order the low 2 bits
  * of vector k are bits 2k..2k + 1 of the 64 qs bytes as stored, and the high
  * bit is bit k (low half) or 4 + k (high half) of hmask. neg_bsums4 contains

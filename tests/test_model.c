@@ -248,9 +248,9 @@ static int peek_prefix(const gguf_writer *w, size_t n, llm_hparams *hp, llm_erro
 }
 
 /*
- * llm_model_peek on every prefix of a model up to the start of its tensor
- * data: it asks for more bytes until the header is complete, then gives the
- * hyperparameters llm_model_open gives, never an error on the way.
+ * Runs llm_model_peek on every prefix of a model up to its tensor data. It
+ * returns LLM_MORE until the header is complete and then the hyperparameters
+ * that llm_model_open gives, never an error on the way.
  */
 static void test_peek(void)
 {

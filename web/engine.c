@@ -179,7 +179,7 @@ static int new_context(void)
 }
 
 /*
- * Opens the model in bytes, a buffer from pf_alloc. The context holds n_ctx tokens (0: the
+ * Opens the model in bytes, a buffer from pf_alloc. The context has room for n_ctx tokens (0: the
  * training context) and runs on n_threads threads. kernels names a table,
  * or is empty for the best one. Returns 0, or -1 with a message.
  */
@@ -282,9 +282,9 @@ EMSCRIPTEN_KEEPALIVE int pf_start(const char *prompt, float temperature, int top
  * Produces one token: evaluates the one sampled before (if any), samples
  * the next and leaves its complete UTF-8 text in pf_text(). Returns 1 when
  * a token was produced and -1 with a message on failure. Returns 0 when the
- * generation ended at an end-of-generation token or a full context (the
- * message then names the full context); pf_text() then contains the text
- * that was still pending.
+ * generation ended at an end-of-generation token or a full context, and the
+ * message names a full context. pf_text() then contains the text that was
+ * still pending.
  */
 EMSCRIPTEN_KEEPALIVE int pf_next(void)
 {

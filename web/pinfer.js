@@ -26,11 +26,11 @@
 //     { type: 'unloaded', id }
 //     { type: 'error', id, message }        the request id failed; message is for the user
 //
-// Defaults: context 2048 tokens (nCtx, capped by the model's training context),
-// threads half of navigator.hardwareConcurrency when the page is cross-origin
-// isolated and 1 otherwise, temperature 0.8, topK 40, topP 0.95, minP 0.05,
-// no token limit (maxTokens -1 runs to an end-of-generation token or a full
-// context).
+// Defaults: a context of 2048 tokens (nCtx, capped by the model's training
+// context). Threads: half of navigator.hardwareConcurrency when the page is
+// cross-origin isolated, else 1. Sampling: temperature 0.8, topK 40, topP 0.95,
+// minP 0.05. No token limit: maxTokens -1 runs to an end-of-generation token
+// or a full context.
 
 export const DEFAULT_CONTEXT = 2048;
 

@@ -6,7 +6,7 @@
 // on 127.0.0.1 only. Every response carries the COOP/COEP headers that make
 // the page cross-origin isolated, which the threaded build needs
 // (--no-isolation leaves them out, to try the single-threaded path). Model
-// files answer HTTP range requests, which the page uses to read a model's
+// files support HTTP range requests, which the page uses to read a model's
 // header before downloading the rest.
 import http from 'node:http';
 import fs from 'node:fs';
@@ -160,7 +160,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     process.exit(1);
   }
   if (o.models && !fs.existsSync(o.models)) {
-    console.error('serve: warning: the models folder ' + path.resolve(o.models) + ' does not exist, so /models/ answers 404');
+    console.error('serve: warning: the models folder ' + path.resolve(o.models) + ' does not exist, so every /models/ request gets 404 (pass an existing folder with --models)');
   }
   const server = createServer({ ...o, log: (line) => console.log(line) });
   server.on('error', (e) => {

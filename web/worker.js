@@ -6,7 +6,7 @@
 // isolated and more than one thread is wanted, and the single-threaded one
 // (pinfer-st.js) otherwise. It checks
 // the model from its first bytes, then streams the file into one buffer in
-// wasm memory chunk by chunk, so no JS ArrayBuffer ever holds the whole
+// wasm memory chunk by chunk, so no JS ArrayBuffer ever contains the whole
 // model. Generation runs one token per engine call and yields to the event
 // loop between tokens, so that a "stop" message is handled.
 'use strict';
@@ -31,8 +31,8 @@ function heap() {
 }
 
 // Decodes the NUL-terminated text at ptr. Bytes that are not valid UTF-8 (a token may carry
-// them) become U+FFFD, as TextDecoder does; the copy is needed because TextDecoder rejects
-// views of shared memory.
+// them) become U+FFFD. The bytes are copied first, because TextDecoder rejects views of
+// shared memory.
 const decoder = new TextDecoder('utf-8');
 function textAt(ptr) {
   const bytes = heap();

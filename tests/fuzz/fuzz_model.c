@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!m)
         return 0;
     if (peeked != LLM_OK || memcmp(&hp, llm_model_hparams(m), sizeof hp) != 0)
-        abort(); /* the header alone gave another answer than the whole file */
+        abort(); /* peek on the whole file disagrees with llm_model_open */
     /* Bounds the work: evaluation costs about one pass over the weights, which the input bounds. */
     c = llm_ctx_new(m, &cp, &err);
     if (c) {

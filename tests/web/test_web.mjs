@@ -221,7 +221,7 @@ async function testIsolated(browser, url) {
   check(api.info.n_ctx === 256 && api.stats.threads === 2, 'API options nCtx and threads', JSON.stringify(api.info));
 
   // One thread on an isolated page runs the single-threaded build.
-  const one = await page.evaluate(async (model) => {
+  const oneThread = await page.evaluate(async (model) => {
     const { Pinfer } = await import('./pinfer.js');
     const llm = await Pinfer.load(model, { threads: 1 });
     let text = '';
@@ -229,13 +229,13 @@ async function testIsolated(browser, url) {
     await llm.unload();
     return { threads: llm.info.threads, text };
   }, 'models/' + STORIES + '.gguf');
-  check(one.threads === 1 && one.text === reference(STORIES, 'story-once').text, 'isolated page with one thread',
-    JSON.stringify(one));
+  check(oneThread.threads === 1 && oneThread.text === reference(STORIES, 'story-once').text, 'isolated page with one thread',
+    JSON.stringify(oneThread));
   check(/unloaded/.test(api.afterUnload), 'generate after unload rejects', api.afterUnload);
   await page.close();
 }
 
-// A model over 2 GiB: the buffer spans wasm addresses past 2^31, which JS sees as negative unless unsigned.
+// A model over 2 GiB: the buffer spans wasm addresses past 2^31, which JS reads as negative numbers unless unsigned.
 async function testOver2GiB(browser, url, models) {
   const model = path.join(models, 'llama-3b-Q8_0.gguf');
   const vocab = path.join(shared, 'models', LLAMA3 + '.gguf');
